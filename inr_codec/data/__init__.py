@@ -1,0 +1,1 @@
+from .frameset import FrameSet  # noqa: F401

@@ -1,0 +1,1 @@
+from .trainer import FitInterrupted, FitState, Trainer  # noqa: F401

@@ -1,0 +1,245 @@
+"""The Python API behind the command line: fit(), decode(), info(), evaluate()."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import platform
+import time
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+from . import __version__, container
+from .compress.pipeline import compress_decoder
+from .config import check_train, compose, model_settings, parse_fps
+from .container.records import CompressedModel, VideoMeta
+from .data import FrameSet
+from .decode.reference import build_decoder, decode_batches, decode_frames
+from .errors import BackendError, InputError
+from .io import Video, read_video, write_video
+from .metrics import video_psnr
+from .models import get_model_class
+from .runs import attach_log, check_writable, detach_log, new_run_dir, write_json
+from .train import Trainer
+
+log = logging.getLogger("inr_codec")
+
+SAMPLE_CLIP = "bunny_256x144_48f.mkv"
+
+
+def sample_clip() -> Path:
+    """The bundled sample: 48 frames of Big Buck Bunny at 256x144 (c) Blender Foundation, CC-BY 3.0."""
+    return Path(str(resources.files("inr_codec.assets") / SAMPLE_CLIP))
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise InputError(f"device={name} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise BackendError(f"device={name} asked for, but this machine has no usable CUDA GPU; use device=cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise InputError(f"device={name} is not supported; use auto, cpu, cuda or cuda:N")
+    return dev
+
+
+def load_video(path: str | Path, cfg) -> Video:
+    d = cfg.data
+    return read_video(str(path), width=d.width, height=d.height, pix_fmt=d.pix_fmt, fps=parse_fps(d.fps),
+                      max_frames=d.max_frames, start=d.start or 0)
+
+
+def bpp(nbytes: int, video: VideoMeta) -> float:
+    """Bits per pixel of a file: 8 × bytes / (width × height × frames)."""
+    return 8.0 * nbytes / (video.width * video.height * video.frames)
+
+
+def _fingerprint(video: Video, cfg, arch: dict) -> dict:
+    digest = hashlib.sha1(video.frames.tobytes()).hexdigest()[:16]  # noqa: S324 (identity, not security)
+    return {"video": f"{video.width}x{video.height}x{video.num_frames} sha1:{digest}",
+            "architecture": repr(sorted(arch.items())), "seed": int(cfg.seed),
+            "loss": cfg.train.loss, "batch_size": int(cfg.train.batch_size)}
+
+
+def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path | None = None,
+        resume: str | Path | None = None, outputs_root: str | Path = "outputs", show_progress: bool = True) -> dict:
+    """Fit, compress and write model.bin; returns the summary (also written as summary.json)."""
+    run_dir = None
+    if resume is not None:
+        run_dir = Path(resume)
+        saved = run_dir / "config.yaml"
+        if not saved.is_file():
+            raise InputError(f"cannot resume: {run_dir} is not a fit run directory (no config.yaml)")
+        state = OmegaConf.load(saved)
+        if video_path is not None and Path(video_path).resolve() != Path(state.video).resolve():
+            raise InputError(f"cannot resume: {run_dir} fitted {state.video}, not {video_path}")
+        video_path = state.video
+        overrides = list(state.overrides) + list(overrides)
+        out = out if out is not None else state.get("out")
+    video_path = Path(video_path) if video_path is not None else sample_clip()
+    cfg = compose(overrides)
+    check_train(cfg)
+    device = resolve_device(cfg.device)
+    out_path = Path(out) if out is not None else None
+    if out_path is not None:
+        check_writable(out_path)
+
+    video = load_video(video_path, cfg)
+    torch.manual_seed(int(cfg.seed))
+    np.random.seed(int(cfg.seed))
+    settings = model_settings(cfg, video.num_frames, video.height, video.width)
+    cls = get_model_class(settings["name"])
+    model = cls.create(settings, video.num_frames, video.height, video.width).to(device)
+    arch = model.arch
+    scale = int(np.prod(arch["strides"]))
+    pad_h, pad_w = arch["h0"] * scale, arch["w0"] * scale
+    frames = FrameSet(video.frames, pad_h, pad_w, device)
+
+    if run_dir is None:
+        run_dir = new_run_dir(Path(outputs_root), video_path.stem)
+    model_file = out_path or run_dir / "model.bin"
+    record = {"video": str(video_path.resolve()), "overrides": list(overrides),
+              "out": str(out_path) if out_path else None, "version": __version__,
+              "config": OmegaConf.to_container(cfg, resolve=True)}
+    OmegaConf.save(OmegaConf.create(record), run_dir / "config.yaml")
+    handler = attach_log(run_dir)
+    try:
+        log.info("inrcodec %s: fitting %s (%dx%d, %d frames, %s fps) with %s, %d decoder parameters, on %s",
+                 __version__, video_path, video.width, video.height, video.num_frames, video.fps,
+                 cls.name, model.decoder_params(), device)
+        log.info("architecture %s; frames padded to %dx%d", arch, pad_w, pad_h)
+        trainer = Trainer(model, frames, cfg.train, seed=int(cfg.seed), run_dir=run_dir,
+                          fingerprint=_fingerprint(video, cfg, arch), show_progress=show_progress)
+        ckpt = run_dir / "checkpoints" / "last.pt"
+        if resume is not None and ckpt.is_file():
+            trainer.resume(ckpt)
+        state = trainer.fit()
+
+        decoder = model.export_decoder(frames.batch)
+        meta = VideoMeta(width=video.width, height=video.height, frames=video.num_frames, fps=Fraction(video.fps),
+                         pad_width=pad_w, pad_height=pad_h, source_pix_fmt=video.source_pix_fmt)
+        fp32_frames = decode_frames_from(decoder, meta, device)
+        psnr_fp32 = video_psnr(fp32_frames, video.frames)
+        del fp32_frames
+        cm = compress_decoder(decoder, cls.name, arch, meta, cfg.compress,
+                              extra={"inrcodec": __version__, "epochs": state.epoch, "seed": int(cfg.seed)})
+        nbytes = container.write(model_file, cm)
+        # The figure we report is measured by decoding the file we wrote, not the model in memory.
+        written = container.read(model_file)
+        psnr_file = video_psnr(decode_frames(written, device=device), video.frames)
+        summary = {
+            "file": str(model_file), "bytes": nbytes, "bpp": bpp(nbytes, meta), "psnr": psnr_file,
+            "psnr_before_compression": psnr_fp32, "frames": meta.frames, "width": meta.width,
+            "height": meta.height, "fps": str(meta.fps), "params": model.decoder_params(),
+            "stored_values": sum(int(np.prod(t.shape)) for t in cm.tensors),
+            "fit_seconds": round(state.elapsed_s, 2), "epochs": state.epoch, "device": device_name(device),
+            "model": cls.name, "bits": int(cfg.compress.bits), "video": str(video_path), "run_dir": str(run_dir),
+            "inrcodec": __version__,
+        }
+        write_json(run_dir / "summary.json", summary)
+        log.info("wrote %s: %d bytes, %.4f bpp, PSNR %.2f dB (before compression %.2f dB)",
+                 model_file, nbytes, summary["bpp"], psnr_file, psnr_fp32)
+        return summary
+    finally:
+        detach_log(handler)
+
+
+@torch.no_grad()
+def decode_frames_from(decoder: torch.nn.Module, meta: VideoMeta, device, batch_size: int = 8) -> np.ndarray:
+    """Frames from an in-memory decoder, converted exactly as the file's decoder converts them."""
+    from .decode.reference import to_uint8
+    stub = CompressedModel(video=meta, model={})
+    decoder.eval()
+    out = [to_uint8(decoder(torch.arange(s, min(s + batch_size, meta.frames), device=device)), stub)
+           for s in range(0, meta.frames, batch_size)]
+    return np.concatenate(out)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+
+
+def parse_frames(spec: str | None, total: int) -> tuple[int, int] | None:
+    """'A:B' (either side may be empty) → (A, B) within 0..total."""
+    if spec is None:
+        return None
+    try:
+        a, b = spec.split(":")
+        lo, hi = int(a) if a else 0, int(b) if b else total
+    except ValueError:
+        raise InputError(f"--frames {spec} is not a range; use A:B, e.g. --frames 0:10") from None
+    if not 0 <= lo < hi <= total:
+        raise InputError(f"--frames {spec} is outside the video's 0:{total}")
+    return lo, hi
+
+
+def decode(model_file: str | Path, out: str | Path, *, backend: str = "torch", device: str = "auto",
+           dtype: str = "fp32", frames: str | None = None, batch_size: int = 8) -> dict:
+    """Decode model.bin to a video file (the output's extension picks the format) or a PNG folder."""
+    if backend != "torch":
+        raise BackendError(f"backend '{backend}' is not available in this version; use --backend torch")
+    cm = container.read(model_file)
+    dev = resolve_device(device)
+    if dtype != "fp32" and dev.type == "cpu" and dtype == "fp16":
+        raise BackendError("fp16 decoding needs a GPU; use --dtype fp32 or bf16 on the CPU")
+    rng = parse_frames(frames, cm.video.frames)
+    t0 = time.perf_counter()
+    pixels = decode_frames(cm, device=dev, dtype=dtype, frames=rng, batch_size=batch_size)
+    seconds = time.perf_counter() - t0
+    write_video(Video(frames=pixels, fps=cm.video.fps, source_pix_fmt=cm.video.source_pix_fmt), str(out))
+    return {"file": str(out), "frames": int(pixels.shape[0]), "width": cm.video.width,
+            "height": cm.video.height, "fps": str(cm.video.fps), "decode_seconds": round(seconds, 3)}
+
+
+def info(model_file: str | Path) -> dict:
+    """Header, model, video metadata and the bytes of every section of a model.bin."""
+    path = Path(model_file)
+    cm = container.read(path)
+    nbytes = path.stat().st_size
+    v = cm.video
+    return {
+        "file": str(path), "bytes": nbytes, "bpp": bpp(nbytes, v),
+        "video": {"width": v.width, "height": v.height, "frames": v.frames, "fps": str(v.fps),
+                  "padded": f"{v.pad_width}x{v.pad_height}", "crop": f"+{v.crop_left}+{v.crop_top}",
+                  "colour": v.colour, "source_pix_fmt": v.source_pix_fmt},
+        "model": cm.model,
+        "params": sum(int(np.prod(t.shape)) for t in cm.tensors if t.name != "embeddings"),
+        "tensors": [{"name": t.name, "shape": list(t.shape), "bits": t.bits, "coder": t.coder,
+                     "payload_bytes": len(t.payload)} for t in cm.tensors],
+        "sections": [{"name": n, "bytes": b} for n, b in container.section_sizes(path)],
+        "extra": cm.extra,
+    }
+
+
+def evaluate(model_file: str | Path, ref: str | Path, *, overrides=(), device: str = "auto") -> dict:
+    """PSNR (RGB) and MS-SSIM of the decoded file against a reference video, and bpp from the file size."""
+    from .metrics import ms_ssim
+    cm = container.read(model_file)
+    cfg = compose(overrides)
+    video = load_video(ref, cfg)
+    v = cm.video
+    if (video.width, video.height, video.num_frames) != (v.width, v.height, v.frames):
+        raise InputError(f"reference {ref} is {video.width}x{video.height}x{video.num_frames} but the file holds "
+                         f"{v.width}x{v.height}x{v.frames}; give the video the file was fitted on")
+    dev = resolve_device(device)
+    mse_psnr, ssim_sum, start = [], 0.0, 0
+    for batch in decode_batches(cm, device=dev):
+        ref_b = video.frames[start:start + len(batch)]
+        mse_psnr.append(video_psnr(batch, ref_b) * len(batch))
+        a = torch.from_numpy(batch).permute(0, 3, 1, 2).float() / 255
+        b = torch.from_numpy(ref_b).permute(0, 3, 1, 2).float() / 255
+        ssim_sum += float(ms_ssim(a, b).sum())
+        start += len(batch)
+    nbytes = Path(model_file).stat().st_size
+    return {"file": str(model_file), "ref": str(ref), "frames": v.frames, "bytes": nbytes, "bpp": bpp(nbytes, v),
+            "psnr": sum(mse_psnr) / v.frames, "msssim": ssim_sum / v.frames}

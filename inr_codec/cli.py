@@ -1,0 +1,156 @@
+"""The ``inrcodec`` command: fit, decode, info, eval.
+
+Arguments that ``fit`` does not know (``key=value``) become Hydra overrides.
+Exit status: 0 success, 2 bad input or usage (one line on stderr), 1 internal error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import InputError
+
+EPILOG_FIT = """overrides (key=value), for example:
+  model=hnerv|nerv  model.size_m=0.5  train.epochs=300  train.budget_s=120  train.loss=l1+msssim
+  compress.bits=6  compress.prune=0.2  device=cpu|cuda  seed=1
+  data.width=1920 data.height=1080 data.pix_fmt=yuv420p data.fps=25   (raw .yuv input)
+sweep with -m and comma lists: inrcodec fit video.mp4 -m model=nerv,hnerv compress.bits=4,6,8"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="inrcodec", description="Compress videos into small neural networks.")
+    p.add_argument("--version", action="version", version=f"inrcodec {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    f = sub.add_parser("fit", help="fit a video and write model.bin", epilog=EPILOG_FIT,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    f.add_argument("args", nargs="*", metavar="[VIDEO] [OVERRIDES]",
+                   help="video file, .y4m, .yuv or PNG folder (default: the bundled sample), then key=value overrides")
+    f.add_argument("-o", "--out", help="write the model file here (default: RUN_DIR/model.bin)")
+    f.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted fit from its run directory")
+    f.add_argument("-m", "--multirun", action="store_true", help="sweep: run every combination of comma lists")
+    f.add_argument("--outputs", default="outputs", help="root of run directories (default: ./outputs)")
+    f.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    d = sub.add_parser("decode", help="decode model.bin to a video or a folder of PNGs")
+    d.add_argument("file")
+    d.add_argument("-o", "--out", required=True, help="output: .mp4 .mkv .y4m .yuv, or a folder for PNGs")
+    d.add_argument("--backend", default="torch", choices=["torch"], help="decoder implementation")
+    d.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    d.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"])
+    d.add_argument("--frames", metavar="A:B", help="decode only frames A (inclusive) to B (exclusive)")
+
+    i = sub.add_parser("info", help="show a model.bin's header, model and section sizes")
+    i.add_argument("file")
+    i.add_argument("--json", action="store_true", help="print JSON")
+
+    e = sub.add_parser("eval", help="measure a model.bin against the reference video")
+    e.add_argument("file")
+    e.add_argument("--ref", required=True, help="the video the file was fitted on")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
+    e.add_argument("overrides", nargs="*", help="data.* overrides for raw .yuv references")
+    return p
+
+
+def split_fit_args(args: list[str]) -> tuple[str | None, list[str]]:
+    """The first argument that is not key=value (or that names an existing path) is the video."""
+    video, overrides = None, []
+    for a in args:
+        if video is None and ("=" not in a or Path(a).exists()):
+            video = a
+        elif "=" in a:
+            overrides.append(a)
+        else:
+            raise InputError(f"unexpected argument '{a}': give one video, then key=value overrides")
+    return video, overrides
+
+
+def _print_fit(summary: dict) -> None:
+    s = summary
+    print(f"wrote {s['file']}")
+    print(f"  frames {s['frames']} of {s['width']}x{s['height']} at {s['fps']} fps, model {s['model']}, "
+          f"{s['params']:,} parameters, fitted in {s['fit_seconds']:.1f} s ({s['epochs']} epochs) on {s['device']}")
+    print(f"  {s['bytes']:,} bytes, {s['bpp']:.4f} bpp, PSNR {s['psnr']:.2f} dB measured by decoding the file "
+          f"({s['psnr_before_compression']:.2f} dB before compression)")
+
+
+def cmd_fit(a) -> None:
+    from . import api
+    from .sweep import expand
+    video, overrides = split_fit_args(a.args)
+    jobs = expand(overrides) if a.multirun else [overrides]
+    if a.multirun and a.out:
+        raise InputError("-o names one file; a sweep writes one model per run directory, so drop -o")
+    for n, job in enumerate(jobs):
+        if a.multirun:
+            print(f"[{n + 1}/{len(jobs)}] {' '.join(job)}", flush=True)
+        summary = api.fit(video, job, out=a.out, resume=a.resume, outputs_root=a.outputs,
+                          show_progress=not a.quiet)
+        _print_fit(summary)
+
+
+def cmd_decode(a) -> None:
+    from . import api
+    r = api.decode(a.file, a.out, backend=a.backend, device=a.device, dtype=a.dtype, frames=a.frames)
+    print(f"wrote {r['file']}: {r['frames']} frames of {r['width']}x{r['height']} at {r['fps']} fps "
+          f"(decoded in {r['decode_seconds']:.2f} s with the torch backend)")
+
+
+def cmd_info(a) -> None:
+    from . import api
+    r = api.info(a.file)
+    if a.json:
+        print(json.dumps(r, indent=2))
+        return
+    v = r["video"]
+    print(f"{r['file']}: {r['bytes']:,} bytes, {r['bpp']:.4f} bpp")
+    print(f"video   {v['width']}x{v['height']}, {v['frames']} frames at {v['fps']} fps "
+          f"(network output {v['padded']}, source {v['source_pix_fmt']})")
+    arch = ", ".join(f"{k}={val}" for k, val in r["model"].items() if k != "name")
+    print(f"model   {r['model'].get('name')}, {r['params']:,} parameters: {arch}")
+    print("sections")
+    for s in r["sections"]:
+        print(f"  {s['name']:<40} {s['bytes']:>10,} bytes")
+    print("tensors")
+    for t in r["tensors"]:
+        shape = "x".join(map(str, t["shape"]))
+        print(f"  {t['name']:<40} {shape:>16} {t['bits']:>2} bits {t['coder']:>5} {t['payload_bytes']:>9,} bytes")
+
+
+def cmd_eval(a) -> None:
+    from . import api
+    r = api.evaluate(a.file, a.ref, overrides=a.overrides, device=a.device)
+    print(f"{r['file']} against {r['ref']} ({r['frames']} frames): PSNR {r['psnr']:.2f} dB (RGB), "
+          f"MS-SSIM {r['msssim']:.4f}, {r['bpp']:.4f} bpp ({r['bytes']:,} bytes)")
+    if a.json:
+        Path(a.json).write_text(json.dumps(r, indent=2) + "\n")
+
+
+COMMANDS = {"fit": cmd_fit, "decode": cmd_decode, "info": cmd_info, "eval": cmd_eval}
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt  # the trainer saves a checkpoint on either
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        COMMANDS[args.command](args)
+    except InputError as e:
+        print(f"inrcodec: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("inrcodec: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

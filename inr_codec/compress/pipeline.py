@@ -1,0 +1,71 @@
+"""From a fitted decoder to a CompressedModel and back: prune → quantize → entropy-code.
+
+Which bits each tensor gets:
+* weights (ndim > 1): ``compress.bits``, one scale per output channel (axis 0);
+* HNeRV's stored embeddings: ``compress.embed_bits``, one scale per embedding channel (axis 1);
+* 1-D tensors (biases): ``compress.bias_bits``, one scale for the tensor.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..container.records import CompressedModel, VideoMeta
+from ..errors import ContainerError, InputError
+from .codec import code_tensor, decode_tensor
+
+EMBEDDINGS = "embeddings"
+
+
+def tensor_plan(name: str, ndim: int, cfg) -> tuple[int, int]:
+    """(bits, axis) for one stored tensor."""
+    if name == EMBEDDINGS:
+        return int(cfg.embed_bits), 1
+    if ndim > 1:
+        return int(cfg.bits), 0
+    return int(cfg.bias_bits), -1
+
+
+def check_settings(cfg) -> None:
+    for key in ("bits", "embed_bits", "bias_bits"):
+        b = cfg[key]
+        if not isinstance(b, int) or not 2 <= b <= 16:
+            raise InputError(f"compress.{key}={b} is out of range; use a whole number from 2 to 16")
+    if not 0.0 <= float(cfg.prune) < 1.0:
+        raise InputError(f"compress.prune={cfg.prune} is out of range; use a fraction in [0, 1)")
+
+
+def magnitude_prune(state: dict[str, np.ndarray], fraction: float) -> dict[str, np.ndarray]:
+    """Zero the smallest-magnitude ``fraction`` of all weights (ndim > 1, embeddings excluded), globally."""
+    if fraction <= 0:
+        return state
+    names = [n for n, a in state.items() if a.ndim > 1 and n != EMBEDDINGS]
+    mags = np.concatenate([np.abs(state[n]).ravel() for n in names])
+    k = int(fraction * mags.size)
+    if k == 0:
+        return state
+    threshold = np.partition(mags, k - 1)[k - 1]
+    out = dict(state)
+    for n in names:
+        out[n] = np.where(np.abs(state[n]) <= threshold, np.float32(0), state[n]).astype(np.float32)
+    return out
+
+
+def compress_decoder(decoder: torch.nn.Module, model_name: str, arch: dict, video: VideoMeta, cfg,
+                     extra: dict | None = None) -> CompressedModel:
+    check_settings(cfg)
+    state = {n: t.detach().to("cpu", torch.float32).contiguous().numpy() for n, t in decoder.state_dict().items()}
+    state = magnitude_prune(state, float(cfg.prune))
+    tensors = [code_tensor(n, a, *tensor_plan(n, a.ndim, cfg)) for n, a in state.items()]
+    return CompressedModel(video=video, model={"name": model_name, **arch}, tensors=tensors, extra=extra or {})
+
+
+def decoder_state(cm: CompressedModel) -> dict[str, torch.Tensor]:
+    """Dequantized tensors of a CompressedModel, by name (float32, CPU)."""
+    out = {}
+    for ct in cm.tensors:
+        a = decode_tensor(ct)
+        if a.size != int(np.prod(ct.shape, dtype=np.int64)):
+            raise ContainerError(f"tensor '{ct.name}' decodes to {a.size} values, expected shape {ct.shape}")
+        out[ct.name] = torch.from_numpy(np.ascontiguousarray(a).reshape(ct.shape))
+    return out

@@ -1,0 +1,68 @@
+"""The ground-truth decoder in PyTorch: CompressedModel → uint8 RGB frames. CPU or GPU."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ..compress.pipeline import decoder_state
+from ..container.records import CompressedModel
+from ..errors import ContainerError, InputError
+from ..models import get_model_class
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def build_decoder(cm: CompressedModel, device="cpu", dtype: str = "fp32") -> torch.nn.Module:
+    """The decoder network with the file's dequantized tensors loaded."""
+    name = cm.model.get("name")
+    try:
+        cls = get_model_class(name)
+    except InputError:
+        raise ContainerError(f"the file's model '{name}' is not known to this inrcodec; upgrade inrcodec") from None
+    arch = {k: v for k, v in cm.model.items() if k != "name"}
+    try:
+        decoder = cls.Decoder(arch)
+        decoder.load_state_dict(decoder_state(cm), strict=True)
+    except (KeyError, TypeError, RuntimeError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
+        raise ContainerError(f"the file's tensors do not fit its {name} architecture: {first}") from None
+    if dtype not in DTYPES:
+        raise InputError(f"unknown dtype '{dtype}'; choose one of: {', '.join(DTYPES)}")
+    return decoder.to(device=device, dtype=DTYPES[dtype]).eval()
+
+
+def to_uint8(frames: torch.Tensor, cm: CompressedModel) -> np.ndarray:
+    """(B, 3, pad_h, pad_w) in [0, 1] → cropped uint8 (B, H, W, 3)."""
+    v = cm.video
+    x = frames[:, :, v.crop_top:v.crop_top + v.height, v.crop_left:v.crop_left + v.width]
+    x = (x.float() * 255.0).round_().clamp_(0, 255).to(torch.uint8)
+    return x.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
+def frame_range(cm: CompressedModel, frames: tuple[int, int] | None) -> range:
+    n = cm.video.frames
+    if frames is None:
+        return range(n)
+    a, b = frames
+    if not (0 <= a < b <= n):
+        raise InputError(f"frames {a}:{b} are outside the video's 0:{n}")
+    return range(a, b)
+
+
+@torch.no_grad()
+def decode_batches(cm: CompressedModel, *, device="cpu", dtype: str = "fp32", batch_size: int = 8,
+                   frames: tuple[int, int] | None = None, decoder: torch.nn.Module | None = None
+                   ) -> Iterator[np.ndarray]:
+    """Yield uint8 frame batches (B, H, W, 3) in order; memory is bounded by one batch."""
+    decoder = decoder or build_decoder(cm, device, dtype)
+    rng = frame_range(cm, frames)
+    for start in range(rng.start, rng.stop, batch_size):
+        idx = torch.arange(start, min(start + batch_size, rng.stop), device=device)
+        yield to_uint8(decoder(idx), cm)
+
+
+def decode_frames(cm: CompressedModel, **kw) -> np.ndarray:
+    """All requested frames as one uint8 (T, H, W, 3) array."""
+    return np.concatenate(list(decode_batches(cm, **kw)), axis=0)

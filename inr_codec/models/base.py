@@ -1,0 +1,49 @@
+"""What every architecture provides.
+
+A model has two halves:
+
+* ``Decoder``: everything the file stores and the decoder runs. Built from the
+  architecture dict alone (``Decoder(arch)``), its ``state_dict()`` is exactly the
+  set of tensors that go into model.bin, and ``forward(idx)`` maps frame indices
+  to frames (B, 3, pad_height, pad_width) in [0, 1].
+* the fitting model (the class itself): owns a ``decoder`` and whatever helps
+  fitting but is not stored (HNeRV's encoder). ``forward(idx, frames)`` returns
+  the prediction for a batch; ``export_decoder(frames_fn)`` finalises the decoder
+  (e.g. fills HNeRV's embeddings from the encoder) for compression.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+
+class INRModel(nn.Module):
+    name = "base"
+    Decoder: type[nn.Module]
+
+    def __init__(self, arch: dict):
+        super().__init__()
+        self.arch = arch
+
+    @classmethod
+    def create(cls, cfg: dict, frames: int, height: int, width: int) -> "INRModel":
+        """Solve the architecture (strides, widths) for this video and build the model."""
+        return cls(cls.solve_arch(cfg, frames, height, width))
+
+    @classmethod
+    def solve_arch(cls, cfg: dict, frames: int, height: int, width: int) -> dict:
+        raise NotImplementedError
+
+    def forward(self, idx: torch.Tensor, frames: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def export_decoder(self, frames_fn: Callable[[torch.Tensor], torch.Tensor]) -> nn.Module:
+        """The decoder with every stored tensor filled in. frames_fn(idx) gives padded frames in [0,1]."""
+        return self.decoder
+
+    def decoder_params(self) -> int:
+        """Parameters of the stored network (embeddings excluded), the figure sizes refer to."""
+        return sum(p.numel() for n, p in self.decoder.named_parameters() if n != "embeddings")

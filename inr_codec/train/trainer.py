@@ -1,0 +1,147 @@
+"""The fitting loop: Adam with warm-up and cosine decay, checkpoints, progress, time budget."""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..data import FrameSet
+from ..errors import InputError
+from .checkpoint import load_checkpoint, save_checkpoint
+from .losses import get_loss
+from .schedule import learning_rate, progress
+
+log = logging.getLogger("inr_codec.train")
+
+
+class FitInterrupted(InputError):
+    """Ctrl-C or SIGTERM during a fit: a checkpoint was saved and the run can resume."""
+
+
+@dataclass
+class FitState:
+    epoch: int = 0          # epochs completed
+    step: int = 0           # optimizer steps taken
+    elapsed_s: float = 0.0  # fitting seconds so far (across resumes)
+    history: list = field(default_factory=list)  # [(epoch, seconds, loss, psnr)]
+
+
+class Trainer:
+    def __init__(self, model: torch.nn.Module, frames: FrameSet, cfg, *, seed: int = 0,
+                 run_dir: Path | None = None, fingerprint: dict | None = None, show_progress: bool = True):
+        self.model = model
+        self.frames = frames
+        self.cfg = cfg
+        self.seed = seed
+        self.run_dir = run_dir
+        self.fingerprint = fingerprint or {}
+        self.show_progress = show_progress
+        self.loss_fn = get_loss(cfg.loss)
+        self.optimizer = torch.optim.Adam(
+            [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, betas=(0.9, 0.999),
+            weight_decay=cfg.weight_decay)
+        self.state = FitState()
+        n = len(frames)
+        self.batch_size = max(1, min(int(cfg.batch_size), n))
+        self.steps_per_epoch = math.ceil(n / self.batch_size)
+
+    # -- checkpoints -------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return self.run_dir / "checkpoints" / "last.pt" if self.run_dir else None
+
+    def save(self) -> None:
+        if self.checkpoint_path is None:
+            return
+        save_checkpoint(self.checkpoint_path, {
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "state": self.state.__dict__, "fingerprint": self.fingerprint,
+        })
+
+    def resume(self, path: Path) -> None:
+        ckpt = load_checkpoint(path)
+        theirs = ckpt.get("fingerprint", {})
+        for key, ours in self.fingerprint.items():
+            if theirs.get(key) != ours:
+                raise InputError(f"cannot resume from {path}: its {key} ({theirs.get(key)}) differs from this run's "
+                                 f"({ours}); resume with the same video and configuration")
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.state = FitState(**ckpt["state"])
+        log.info("resumed from %s at epoch %d", path, self.state.epoch)
+
+    # -- fitting ------------------------------------------------------------------------------
+    def _epoch_order(self, epoch: int) -> torch.Tensor:
+        # A generator seeded by (seed, epoch) makes the order independent of resumes.
+        g = torch.Generator().manual_seed(self.seed * 100003 + epoch)
+        return torch.randperm(len(self.frames), generator=g).to(self.frames.device)
+
+    def _train_step(self, idx: torch.Tensor, lr: float) -> torch.Tensor:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        target = self.frames.batch(idx)
+        pred = self.model(idx, target)
+        loss = self.loss_fn(self.frames.crop(pred), self.frames.crop(target))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        mse = torch.mean((self.frames.crop(pred).detach() - self.frames.crop(target)) ** 2)
+        return mse
+
+    def fit(self) -> FitState:
+        cfg, st = self.cfg, self.state
+        epochs = int(cfg.epochs)
+        budget = float(cfg.budget_s) if cfg.budget_s else None
+        total_steps = epochs * self.steps_per_epoch
+        self.model.train()
+        bar = tqdm(total=epochs, initial=st.epoch, unit="ep", disable=not self.show_progress,
+                   dynamic_ncols=True, leave=True, desc="fit")
+        start = time.perf_counter() - st.elapsed_s
+        try:
+            while st.epoch < epochs:
+                p = progress(st.step, total_steps, st.elapsed_s, budget)
+                if p >= 1.0:
+                    break
+                order = self._epoch_order(st.epoch)
+                mse_sum = torch.zeros((), device=self.frames.device)
+                for b in range(self.steps_per_epoch):
+                    idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+                    p = progress(st.step, total_steps, time.perf_counter() - start, budget)
+                    mse_sum += self._train_step(idx, learning_rate(p, cfg.lr, cfg.warmup)) * len(idx)
+                    st.step += 1
+                st.epoch += 1
+                st.elapsed_s = time.perf_counter() - start
+                if st.epoch % int(cfg.log_every) == 0 or st.epoch == epochs:
+                    mse = mse_sum.item() / len(self.frames)  # one host sync per logged epoch
+                    if not math.isfinite(mse):
+                        raise InputError(f"the fit diverged at epoch {st.epoch} (loss is not finite); "
+                                         f"lower train.lr (now {cfg.lr})")
+                    psnr = -10.0 * math.log10(max(mse, 1e-12))
+                    st.history.append((st.epoch, round(st.elapsed_s, 3), mse, round(psnr, 3)))
+                    bar.set_postfix_str(f"loss {mse:.2e} psnr {psnr:.2f} dB "
+                                        f"{len(self.frames) / max(st.elapsed_s / st.epoch, 1e-9):.1f} fr/s")
+                    log.info("epoch %d  %.1fs  mse %.3e  psnr %.2f dB  lr %.2e", st.epoch, st.elapsed_s, mse, psnr,
+                             self.optimizer.param_groups[0]["lr"])
+                bar.update(1)
+                if budget:
+                    # The bar's ETA counts epochs; under a time budget the budget decides.
+                    bar.set_description(f"fit ({max(budget - st.elapsed_s, 0):.0f}s left)")
+                if cfg.checkpoint_every and st.epoch % int(cfg.checkpoint_every) == 0:
+                    self.save()
+        except KeyboardInterrupt:
+            st.elapsed_s = time.perf_counter() - start
+            self.save()
+            bar.close()
+            where = f"inrcodec fit --resume {self.run_dir}" if self.run_dir else "a new fit"
+            raise FitInterrupted(f"fit interrupted at epoch {st.epoch}; checkpoint saved, continue with: {where}") \
+                from None
+        bar.close()
+        st.elapsed_s = time.perf_counter() - start
+        self.save()
+        self.model.eval()
+        return st
