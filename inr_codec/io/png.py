@@ -1,0 +1,89 @@
+"""A folder of PNG files as a video: frames in natural sort order of the file names."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from inr_codec.errors import VideoError
+from inr_codec.io.common import atomic_dir, check_frames, select_range
+
+DEFAULT_FPS = Fraction(25)
+
+# PIL mode -> the pix_fmt name reported as Video.source_pix_fmt
+_MODE_PIX_FMT = {"RGB": "rgb24", "RGBA": "rgba", "L": "gray", "LA": "ya8", "P": "pal8",
+                 "I;16": "gray16", "I;16B": "gray16", "I": "gray16", "1": "monob", "RGB;16": "rgb48"}
+
+
+def _natural_key(name: str):
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+def list_pngs(folder) -> list[Path]:
+    d = Path(folder)
+    files = sorted((p for p in d.iterdir() if p.suffix.lower() == ".png" and p.is_file()),
+                   key=lambda p: _natural_key(p.name))
+    if not files:
+        raise VideoError(f"{folder} is a folder with no .png files; give a video file or a folder of PNG frames")
+    return files
+
+
+def _open(path: Path) -> Image.Image:
+    try:
+        im = Image.open(path)
+        im.load()
+        return im
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise VideoError(f"cannot read {path}: not a readable PNG ({e})") from None
+
+
+def _to_rgb8(im: Image.Image) -> np.ndarray:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        a = np.asarray(im, dtype=np.float64)
+        a = np.clip(np.rint(a * (255.0 / 65535.0)), 0, 255).astype(np.uint8)
+        return np.repeat(a[..., None], 3, axis=2)
+    if im.mode != "RGB":
+        im = im.convert("RGB")  # drops alpha; expands palette and gray
+    return np.asarray(im, dtype=np.uint8)
+
+
+def probe(folder) -> tuple[int, int, int, Fraction, str]:
+    files = list_pngs(folder)
+    try:
+        with Image.open(files[0]) as im:
+            w, h, mode = im.width, im.height, im.mode
+    except (OSError, ValueError) as e:
+        raise VideoError(f"cannot read {files[0]}: not a readable PNG ({e})") from None
+    return len(files), h, w, DEFAULT_FPS, _MODE_PIX_FMT.get(mode, mode.lower())
+
+
+def read(folder, *, fps=None, start=0, max_frames=None) -> tuple[np.ndarray, Fraction, str]:
+    """Read the PNGs of ``folder``; all must have one size. fps defaults to 25."""
+    files = list_pngs(folder)
+    start, count = select_range(len(files), start, max_frames, folder)
+    files = files[start:start + count]
+    out = None
+    mode0 = None
+    for i, f in enumerate(files):
+        im = _open(f)
+        if out is None:
+            out = np.empty((count, im.height, im.width, 3), dtype=np.uint8)
+            mode0 = im.mode
+        elif (im.height, im.width) != out.shape[1:3]:
+            raise VideoError(f"{folder}: {f.name} is {im.width}x{im.height} but {files[0].name} is "
+                             f"{out.shape[2]}x{out.shape[1]}; all PNG frames must share one size")
+        out[i] = _to_rgb8(im)
+    return out, (DEFAULT_FPS if fps is None else fps), _MODE_PIX_FMT.get(mode0, mode0.lower())
+
+
+def write(frames: np.ndarray, folder) -> None:
+    """Write ``frame_00001.png``, ``frame_00002.png``, ... into a new (or empty) ``folder``, atomically."""
+    frames = check_frames(frames, folder)
+    digits = max(5, len(str(frames.shape[0])))
+    with atomic_dir(folder) as tmp:
+        for i, fr in enumerate(frames, 1):
+            Image.fromarray(fr, "RGB").save(tmp / f"frame_{i:0{digits}d}.png", compress_level=1)
