@@ -1,0 +1,42 @@
+"""Bridge between float tensors and container records: quantize + entropy-code, and back."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..container.records import CodedTensor
+from ..errors import ContainerError
+from . import entropy
+from .quantize import channel_axis, dequantize, quantize
+
+
+def code_tensor(name: str, array: np.ndarray, bits: int, axis: int = 0) -> CodedTensor:
+    """Quantize ``array`` (per channel along ``axis``; -1 or ndim <= 1: one scale) and
+    entropy-code its symbols (C order). The coded symbols are decoded again and compared
+    before the record is returned, so the encoder always runs the decoder's code."""
+    array = np.asarray(array, dtype=np.float32)
+    ax = channel_axis(array.ndim, axis)
+    symbols, scales = quantize(array, bits, ax)
+    flat = symbols.reshape(-1)
+    coder, min_symbol, frequencies, payload = entropy.encode(flat, bits)
+    if not np.array_equal(entropy.decode(coder, min_symbol, frequencies, payload, flat.size, bits), flat):
+        raise RuntimeError(f"entropy coding of tensor {name!r} did not round-trip (a bug)")
+    return CodedTensor(name=name, shape=tuple(int(d) for d in array.shape), bits=int(bits), axis=ax,
+                       scales=scales, coder=coder, min_symbol=min_symbol,
+                       frequencies=frequencies, payload=payload)
+
+
+def decode_symbols(ct: CodedTensor) -> np.ndarray:
+    """The tensor's int32 symbols in its shape."""
+    try:
+        flat = entropy.decode(ct.coder, ct.min_symbol, ct.frequencies, ct.payload,
+                              math.prod(ct.shape), ct.bits)
+    except ValueError as e:
+        raise ContainerError(f"cannot decode tensor {ct.name!r}: {e}; the model file is corrupted") from None
+    return flat.reshape(ct.shape)
+
+
+def decode_tensor(ct: CodedTensor) -> np.ndarray:
+    """float32 values of ``ct``: symbols * scales in float32 (see quantize.dequantize)."""
+    return dequantize(decode_symbols(ct), ct.scales, ct.axis)
