@@ -15,7 +15,7 @@ import torch
 from omegaconf import OmegaConf
 
 from . import __version__, container
-from .compress.pipeline import compress_decoder
+from .compress.pipeline import check_settings, compress_decoder
 from .config import check_train, compose, model_settings, parse_fps
 from .container.records import CompressedModel, VideoMeta
 from .data import FrameSet
@@ -87,6 +87,7 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
     video_path = Path(video_path) if video_path is not None else sample_clip()
     cfg = compose(overrides)
     check_train(cfg)
+    check_settings(cfg.compress)
     device = resolve_device(cfg.device)
     out_path = Path(out) if out is not None else None
     if out_path is not None:

@@ -139,7 +139,13 @@ def _sigterm(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    # Overrides may stand before or after fit's options, which argparse cannot interleave itself.
+    args, extra = parser.parse_known_args(argv)
+    if extra and (args.command != "fit" or any(e.startswith("-") for e in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.args += extra
     signal.signal(signal.SIGTERM, _sigterm)
     try:
         COMMANDS[args.command](args)

@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .base import INRModel
-from .layers import OutputHead, UpBlock, choose_strides, solve_width
+from .layers import OutputHead, UpBlock, channel_schedule, choose_strides, solve_width
 from .registry import register
 
 
@@ -36,15 +36,20 @@ class ConvNeXtBlock(nn.Module):
 
 
 class Encoder(nn.Module):
-    """Downsamples a frame by the decoder's strides to an embed_dim × h0 × w0 embedding."""
+    """Downsamples a frame by the decoder's strides to an embed_dim × h0 × w0 embedding.
+
+    Stage i has min(width, 16·2^i) channels: thin where the maps are large, so the
+    encoder (which the file does not store) costs little of the fitting time.
+    """
 
     def __init__(self, strides: list[int], width: int, embed_dim: int):
         super().__init__()
         layers, c_in = [], 3
-        for s in strides:
-            layers += [nn.Conv2d(c_in, width, s, stride=s), LayerNorm2d(width), ConvNeXtBlock(width)]
-            c_in = width
-        layers.append(nn.Conv2d(width, embed_dim, 1))
+        for i, s in enumerate(strides):
+            c = min(width, 16 * 2 ** i)
+            layers += [nn.Conv2d(c_in, c, s, stride=s), LayerNorm2d(c), ConvNeXtBlock(c)]
+            c_in = c
+        layers.append(nn.Conv2d(c_in, embed_dim, 1))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -101,11 +106,10 @@ class HNeRV(INRModel):
                     embed_dim=cfg["embed_dim"], encoder_width=cfg["encoder_width"])
 
         def arch_for(c0: int) -> dict:
-            chans = [c0] + [max(cfg["min_channels"], int(round(c0 / cfg["ratio"] ** (i + 1)))) for i in range(n)]
-            return dict(base, channels=chans)
+            return dict(base, channels=channel_schedule(c0, n + 1, cfg["ratio"], cfg["min_channels"]))
 
         budget = int(cfg["size_m"] * 1e6)
-        c0 = solve_width(lambda c: sum(p.numel() for p in HNeRVBody(arch_for(c)).parameters()), budget)
+        c0 = solve_width(lambda c: HNeRVBody(arch_for(c)), budget)
         return arch_for(c0)
 
     def forward(self, idx: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:

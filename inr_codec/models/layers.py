@@ -36,8 +36,8 @@ class OutputHead(nn.Module):
 
 
 def channel_schedule(c0: int, n: int, ratio: float, c_min: int) -> list[int]:
-    """Channels after each of n blocks: shrink by ``ratio`` per block, never below c_min."""
-    return [max(c_min, int(round(c0 / ratio ** (i + 1)))) for i in range(n)]
+    """n channel counts starting at c0, each ``ratio`` times smaller than the last, never below c_min."""
+    return [max(c_min, int(round(c0 / ratio ** i))) for i in range(n)]
 
 
 def choose_strides(height: int, width: int, n_blocks: int, target_side: float,
@@ -62,17 +62,22 @@ def choose_strides(height: int, width: int, n_blocks: int, target_side: float,
     return best[1], best[2], best[3]
 
 
-def count_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
+def count_params(make_module) -> int:
+    """Parameters of ``make_module()`` (embeddings excluded), built on the meta device: no memory, no init."""
+    with torch.device("meta"):
+        m = make_module()
+    return sum(p.numel() for n, p in m.named_parameters() if n != "embeddings")
 
 
-def solve_width(build, budget: int, lo: int = 4, hi: int = 4096) -> int:
-    """Largest width whose ``build(width)`` stays within ``budget`` parameters (monotone search)."""
-    if build(lo) > budget:
+def solve_width(make_module, budget: int, lo: int = 4, hi: int = 4096) -> int:
+    """Largest width w whose ``make_module(w)`` stays within ``budget`` parameters (monotone search)."""
+    def size(w: int) -> int:
+        return count_params(lambda: make_module(w))
+    if size(lo) > budget:
         return lo
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if build(mid) <= budget:
+        if size(mid) <= budget:
             lo = mid
         else:
             hi = mid - 1

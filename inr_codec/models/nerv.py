@@ -60,16 +60,12 @@ class NeRV(INRModel):
                     fc_channels=cfg["fc_channels"])
 
         def arch_for(width_: int) -> dict:
-            chans = channel_schedule(width_ * cfg["ratio"], len(strides), cfg["ratio"], cfg["min_channels"])
+            chans = channel_schedule(width_, len(strides), cfg["ratio"], cfg["min_channels"])
             return dict(base, channels=chans)
 
         budget = int(cfg["size_m"] * 1e6)
-        w = solve_width(lambda c: _count(NeRVDecoder(arch_for(c))), budget)
+        w = solve_width(lambda c: NeRVDecoder(arch_for(c)), budget)
         return arch_for(w)
 
     def forward(self, idx: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
         return self.decoder(idx)
-
-
-def _count(m: nn.Module) -> int:
-    return sum(p.numel() for n, p in m.named_parameters() if n != "embeddings")

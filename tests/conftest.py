@@ -1,0 +1,37 @@
+"""Shared fixtures: tiny synthetic clips and the overrides that make fits take seconds on a CPU."""
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+
+from inr_codec.io import Video, write_video
+
+# A fit small enough for CI: 3 upsampling blocks, a few thousand parameters, a few epochs.
+TINY = ["model.size_m=0.004", "model.blocks=3", "model.latent_side=2", "train.epochs=25",
+        "train.batch_size=2", "train.checkpoint_every=10", "device=cpu"]
+
+
+def moving_gradient(frames: int = 6, height: int = 23, width: int = 37) -> np.ndarray:
+    """Smooth content with motion: easy to fit a little, never constant."""
+    t = np.arange(frames)[:, None, None]
+    y = np.arange(height)[None, :, None]
+    x = np.arange(width)[None, None, :]
+    r = 127 + 100 * np.sin(0.15 * x + 0.4 * t)
+    g = 127 + 100 * np.cos(0.2 * y - 0.3 * t)
+    b = 127 + 60 * np.sin(0.1 * (x + y) + 0.2 * t)
+    return np.clip(np.stack([r + 0 * y, g + 0 * x, b], axis=-1), 0, 255).round().astype(np.uint8)
+
+
+@pytest.fixture
+def tiny_clip(tmp_path):
+    """A 6-frame 37x23 clip (odd size: the strides do not divide it) at 30000/1001 fps, lossless."""
+    path = tmp_path / "tiny.mkv"
+    write_video(Video(moving_gradient(), Fraction(30000, 1001)), str(path), pix_fmt="rgb")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+    np.random.seed(0)
