@@ -207,9 +207,11 @@ def info(model_file: str | Path) -> dict:
     path = Path(model_file)
     cm = container.read(path)
     nbytes = path.stat().st_size
+    with open(path, "rb") as f:
+        preamble = f.read(6)  # magic, then the format's major and minor version
     v = cm.video
     return {
-        "file": str(path), "bytes": nbytes, "bpp": bpp(nbytes, v),
+        "file": str(path), "format": f"{preamble[4]}.{preamble[5]}", "bytes": nbytes, "bpp": bpp(nbytes, v),
         "video": {"width": v.width, "height": v.height, "frames": v.frames, "fps": str(v.fps),
                   "padded": f"{v.pad_width}x{v.pad_height}", "crop": f"+{v.crop_left}+{v.crop_top}",
                   "colour": v.colour, "source_pix_fmt": v.source_pix_fmt},

@@ -108,7 +108,7 @@ def cmd_info(a) -> None:
         print(json.dumps(r, indent=2))
         return
     v = r["video"]
-    print(f"{r['file']}: {r['bytes']:,} bytes, {r['bpp']:.4f} bpp")
+    print(f"{r['file']}: inrcodec model format {r['format']}, {r['bytes']:,} bytes, {r['bpp']:.4f} bpp")
     print(f"video   {v['width']}x{v['height']}, {v['frames']} frames at {v['fps']} fps "
           f"(network output {v['padded']}, source {v['source_pix_fmt']})")
     arch = ", ".join(f"{k}={val}" for k, val in r["model"].items() if k != "name")
@@ -155,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("inrcodec: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     return 0
 
 

@@ -23,6 +23,11 @@ def moving_gradient(frames: int = 6, height: int = 23, width: int = 37) -> np.nd
     return np.clip(np.stack([r + 0 * y, g + 0 * x, b], axis=-1), 0, 255).round().astype(np.uint8)
 
 
+def pytest_addoption(parser):
+    parser.addoption("--regen-golden", action="store_true",
+                     help="rewrite tests/golden/ from the current code (only when the format changes on purpose)")
+
+
 @pytest.fixture
 def tiny_clip(tmp_path):
     """A 6-frame 37x23 clip (odd size: the strides do not divide it) at 30000/1001 fps, lossless."""

@@ -1,0 +1,54 @@
+"""Every released format version keeps decoding: a small model.bin per version, and its frames.
+
+Regenerate (only when a new format version is released, never to make a failure go away):
+    python -m pytest tests/golden --regen-golden
+"""
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inr_codec import api, container
+from inr_codec.decode.reference import decode_frames
+from inr_codec.io import Video, write_video
+from tests.conftest import TINY, moving_gradient
+
+HERE = Path(__file__).parent
+GOLDEN = {"1.0": HERE / "v1.0_hnerv_tiny.bin"}
+
+
+def _frames_path(model: Path) -> Path:
+    return model.with_suffix(".frames.npz")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def regenerate(request, tmp_path_factory):
+    if not request.config.getoption("--regen-golden"):
+        return
+    root = tmp_path_factory.mktemp("golden")
+    clip = root / "clip.mkv"
+    write_video(Video(moving_gradient(), Fraction(30000, 1001)), str(clip), pix_fmt="rgb")
+    target = GOLDEN["1.0"]
+    api.fit(clip, TINY + ["compress.bits=6"], out=target, outputs_root=root / "o", show_progress=False)
+    np.savez_compressed(_frames_path(target), frames=decode_frames(container.read(target)))
+
+
+@pytest.mark.parametrize("version", sorted(GOLDEN))
+def test_golden_file_decodes_to_the_same_frames(version):
+    path = GOLDEN[version]
+    cm = container.read(path)
+    assert (cm.video.width, cm.video.height, cm.video.frames, cm.video.fps) == (37, 23, 6, Fraction(30000, 1001))
+    expected = np.load(_frames_path(path))["frames"]
+    got = decode_frames(cm)
+    assert got.shape == expected.shape
+    diff = np.abs(got.astype(int) - expected.astype(int))
+    # Symbols are exact; the float network may differ by rounding across machines (docs/format.md).
+    assert diff.max() <= 1
+    assert (diff == 0).mean() >= 0.999
+
+
+@pytest.mark.parametrize("version", sorted(GOLDEN))
+def test_golden_file_reserialises_to_the_same_bytes(version):
+    data = GOLDEN[version].read_bytes()
+    assert container.to_bytes(container.from_bytes(data)) == data
