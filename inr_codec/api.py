@@ -119,7 +119,7 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
         log.info("architecture %s; frames padded to %dx%d", arch, pad_w, pad_h)
         trainer = Trainer(model, frames, cfg.train, seed=int(cfg.seed), run_dir=run_dir,
                           fingerprint=_fingerprint(video, cfg, arch), show_progress=show_progress)
-        ckpt = run_dir / "checkpoints" / "last.pt"
+        ckpt = run_dir / "checkpoints" / "fit.pt"
         if resume is not None and ckpt.is_file():
             trainer.resume(ckpt)
         state = trainer.fit()

@@ -33,7 +33,12 @@ class FitState:
 
 class Trainer:
     def __init__(self, model: torch.nn.Module, frames: FrameSet, cfg, *, seed: int = 0,
-                 run_dir: Path | None = None, fingerprint: dict | None = None, show_progress: bool = True):
+                 run_dir: Path | None = None, fingerprint: dict | None = None, show_progress: bool = True,
+                 phase: str = "fit", extra_loss=None):
+        # phase names the checkpoint file and the progress bar; extra_loss() (e.g. a rate term)
+        # is added to the distortion at every step.
+        self.phase = phase
+        self.extra_loss = extra_loss
         self.model = model
         self.frames = frames
         self.cfg = cfg
@@ -53,7 +58,7 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------------
     @property
     def checkpoint_path(self) -> Path | None:
-        return self.run_dir / "checkpoints" / "last.pt" if self.run_dir else None
+        return self.run_dir / "checkpoints" / f"{self.phase}.pt" if self.run_dir else None
 
     def save(self) -> None:
         if self.checkpoint_path is None:
@@ -87,6 +92,8 @@ class Trainer:
         target = self.frames.batch(idx)
         pred = self.model(idx, target)
         loss = self.loss_fn(self.frames.crop(pred), self.frames.crop(target))
+        if self.extra_loss is not None:
+            loss = loss + self.extra_loss()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -100,7 +107,7 @@ class Trainer:
         total_steps = epochs * self.steps_per_epoch
         self.model.train()
         bar = tqdm(total=epochs, initial=st.epoch, unit="ep", disable=not self.show_progress,
-                   dynamic_ncols=True, leave=True, desc="fit")
+                   dynamic_ncols=True, leave=True, desc=self.phase)
         start = time.perf_counter() - st.elapsed_s
         try:
             while st.epoch < epochs:
@@ -130,7 +137,7 @@ class Trainer:
                 bar.update(1)
                 if budget:
                     # The bar's ETA counts epochs; under a time budget the budget decides.
-                    bar.set_description(f"fit ({max(budget - st.elapsed_s, 0):.0f}s left)")
+                    bar.set_description(f"{self.phase} ({max(budget - st.elapsed_s, 0):.0f}s left)")
                 if cfg.checkpoint_every and st.epoch % int(cfg.checkpoint_every) == 0:
                     self.save()
         except KeyboardInterrupt:

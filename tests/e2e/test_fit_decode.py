@@ -37,7 +37,7 @@ def test_summary_reports_the_written_file(fitted):
         assert saved[key] == s[key]
     assert (Path(s["run_dir"]) / "config.yaml").is_file()
     assert (Path(s["run_dir"]) / "fit.log").read_text().count("epoch") >= 4
-    assert (Path(s["run_dir"]) / "checkpoints" / "last.pt").is_file()
+    assert (Path(s["run_dir"]) / "checkpoints" / "fit.pt").is_file()
 
 
 def test_psnr_from_the_file_matches_the_summary(fitted):
