@@ -1,4 +1,6 @@
 """Shared fixtures: tiny synthetic clips and the overrides that make fits take seconds on a CPU."""
+import os
+import random
 from fractions import Fraction
 
 import numpy as np
@@ -6,6 +8,16 @@ import pytest
 import torch
 
 from inr_codec.io import Video, write_video
+
+# Seed of the property-based (hypothesis) fuzz tests: random each run, printed in pytest's header;
+# replay a failure with INRCODEC_FUZZ_SEED=<seed> python -m pytest tests/unit/test_container.py
+FUZZ_SEED = int(os.environ.get("INRCODEC_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
+os.environ["INRCODEC_FUZZ_SEED"] = str(FUZZ_SEED)  # one seed even if this file is imported twice
+
+
+def pytest_report_header(config):
+    return f"inrcodec fuzz seed: {FUZZ_SEED} (replay with INRCODEC_FUZZ_SEED={FUZZ_SEED})"
+
 
 # A fit small enough for CI: 3 upsampling blocks, a few thousand parameters, a few epochs.
 TINY = ["model.size_m=0.004", "model.blocks=3", "model.latent_side=2", "train.epochs=25",

@@ -5,7 +5,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from inr_codec import container
@@ -14,6 +14,7 @@ from inr_codec.container import format as fmt
 from inr_codec.container import writer as writer_module
 from inr_codec.container.records import CodedTensor, CompressedModel, VideoMeta
 from inr_codec.errors import ContainerError, InputError
+from tests.conftest import FUZZ_SEED
 
 
 def make_model(n_tensors=6, extra=True) -> CompressedModel:
@@ -303,10 +304,14 @@ mutation = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(mutations=st.lists(mutation, min_size=1, max_size=3))
-def test_random_corruption_gives_container_error(valid_bytes, mutations):
-    data = bytearray(valid_bytes)
+# The property-based fuzz tests below run about 4,500 examples in a few seconds. The seed is
+# random per run and printed in pytest's header ("inrcodec fuzz seed: N"); replay a failure with
+# INRCODEC_FUZZ_SEED=N. Longer, coverage-guided runs: scripts/fuzz_container.py (atheris).
+FUZZ = dict(deadline=2000, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def mutate(data: bytes, mutations) -> bytes:
+    data = bytearray(data)
     for m in mutations:
         pos = min(int(m[1] * len(data)), max(len(data) - 1, 0))
         if m[0] == "truncate":
@@ -319,12 +324,110 @@ def test_random_corruption_gives_container_error(valid_bytes, mutations):
             del data[pos:pos + m[2]]
         elif m[0] == "overwrite":
             data[pos:pos + len(m[2])] = m[2]
-    if bytes(data) == valid_bytes:
-        return
+    return bytes(data)
+
+
+def parse_or_one_line_error(data: bytes, decode: bool = False):
+    """Parse ``data``: a ContainerError with one line naming the file, or a model whose tensors
+    (when ``decode``) entropy-decode or fail the same way. Any other exception fails the test."""
     try:
-        container.from_bytes(bytes(data))
+        cm = container.from_bytes(data)
     except ContainerError as e:
-        assert "\n" not in str(e) and "model.bin" in str(e)
+        assert "\n" not in str(e) and "\r" not in str(e) and "model.bin" in str(e), str(e)
+        return None
+    if decode:
+        for t in cm.tensors:
+            if int(np.prod(t.shape)) <= 1 << 16:  # bounded work per example
+                try:
+                    decode_tensor(t)
+                except ContainerError as e:
+                    assert "\n" not in str(e), str(e)
+    return cm
+
+
+@seed(FUZZ_SEED)
+@settings(max_examples=1500, **FUZZ)
+@given(mutations=st.lists(mutation, min_size=1, max_size=3))
+def test_random_corruption_gives_container_error(valid_bytes, mutations):
+    data = mutate(valid_bytes, mutations)
+    if data != valid_bytes:
+        parse_or_one_line_error(data)
+
+
+@seed(FUZZ_SEED)
+@settings(max_examples=1000, **FUZZ)
+@given(data=st.one_of(st.binary(max_size=2048),
+                      st.binary(max_size=2048).map(lambda b: fmt.MAGIC + b),
+                      st.binary(max_size=2048).map(lambda b: fmt.MAGIC + b"\x01\x00" + b)))
+def test_random_files_give_container_error(data):
+    assert parse_or_one_line_error(data) is None or data.startswith(fmt.MAGIC)
+
+
+def sections_of(cm: CompressedModel) -> list[tuple[int, str, bytes]]:
+    secs = [(fmt.KIND_VIDEO, "", writer_module._video_payload(cm.video)),
+            (fmt.KIND_MODEL, "", writer_module._json_payload(cm.model, "model"))]
+    if cm.extra:
+        secs.append((fmt.KIND_EXTRA, "", writer_module._json_payload(cm.extra, "extra")))
+    return secs + [(fmt.KIND_TENSOR, t.name, writer_module._tensor_payload(t)) for t in cm.tensors]
+
+
+def build_file(sections) -> bytes:
+    out, prefix = [], fmt.preamble(len(sections))
+    for kind, name, payload in sections:
+        out.append(fmt.frame(kind, name, payload, prefix=prefix))
+        prefix = b""
+    return b"".join(out)
+
+
+VALID_SECTIONS = sections_of(make_model())
+
+
+def test_build_file_matches_writer(valid_bytes):
+    assert build_file(VALID_SECTIONS) == valid_bytes
+
+
+# Mutations behind a valid CRC: these reach the field parser and the entropy decoder, which
+# random corruption (stopped by the CRC) almost never does.
+@seed(FUZZ_SEED)
+@settings(max_examples=1500, **FUZZ)
+@given(which=st.integers(0, len(VALID_SECTIONS) - 1), mutations=st.lists(mutation, min_size=1, max_size=3),
+       kind=st.one_of(st.none(), st.integers(0, 255)), name=st.one_of(st.none(), st.text(max_size=8)))
+def test_mutations_behind_a_valid_crc(which, mutations, kind, name):
+    secs = list(VALID_SECTIONS)
+    k, n, payload = secs[which]
+    secs[which] = (k if kind is None else kind, n if name is None else name, mutate(payload, mutations))
+    parse_or_one_line_error(build_file(secs), decode=True)
+
+
+section = st.tuples(st.sampled_from([1, 2, 3, 4, 4, 4, 5, 127, 128, 255]), st.text(max_size=6),
+                    st.one_of(st.binary(max_size=64), st.sampled_from([b"{}", b"[]", b'{"a":1}', b"null"])))
+
+
+@seed(FUZZ_SEED)
+@settings(max_examples=500, **FUZZ)
+@given(secs=st.lists(section, max_size=6))
+def test_random_sections_with_valid_crcs(secs):
+    parse_or_one_line_error(build_file(secs), decode=True)
+
+
+def test_reader_memory_is_bounded_by_the_file_size():
+    """Hostile counts behind valid CRCs: the reader allocates in proportion to the bytes it has."""
+    import tracemalloc
+    hostile = [
+        b"\x01" + fmt.uvar_bytes(2**28) + b"\x10\xff\x01" + b"\0\0\0\0" + b"\x00" + b"\x01" + b"\x01\x01",
+        b"\x02" + fmt.uvar_bytes(2**14) * 2 + b"\x08\x00\x01" + b"\0" * 64,      # scales: 16k claimed
+        b"\x01\x04\x08\xff\x01" + b"\0" * 4 + b"\x00" + fmt.uvar_bytes(2**32 - 1) + b"\x20" + b"\xff" * 32,
+        b"\x10" + fmt.uvar_bytes(2**32 - 1) * 16,
+    ]
+    for payload in hostile:
+        data = build_file(VALID_SECTIONS[:2] + [(fmt.KIND_TENSOR, "t", payload)] * 50)
+        tracemalloc.start()
+        try:
+            parse_or_one_line_error(data)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 64 * len(data) + (1 << 20), (peak, len(data))
 
 
 # ---------------------------------------------------------------- atomic writes
