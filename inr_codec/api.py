@@ -224,9 +224,18 @@ def info(model_file: str | Path) -> dict:
     }
 
 
-def evaluate(model_file: str | Path, ref: str | Path, *, overrides=(), device: str = "auto") -> dict:
-    """PSNR (RGB) and MS-SSIM of the decoded file against a reference video, and bpp from the file size."""
-    from .metrics import ms_ssim
+def evaluate(model_file: str | Path, ref: str | Path, *, overrides=(), device: str = "auto",
+             metrics=("psnr", "msssim"), csv: str | Path | None = None, plots: str | Path | None = None,
+             lpips_net=None) -> dict:
+    """Decode the file and measure it against a reference video (see docs/metrics.md).
+
+    ``metrics``: any of psnr (RGB, plus Y/U/V and the 6:1:1 average in BT.709), msssim, lpips.
+    Returns the means over frames, bpp from the file size and the worst frame; ``csv`` writes the
+    per-frame values, ``plots`` a folder with a per-frame PSNR plot and the worst frame's image.
+    """
+    from .bench.evaluate import measure_batches, worst_key
+    from .metrics.frames import parse_metrics, write_csv
+    metrics = parse_metrics(",".join(metrics)) if not isinstance(metrics, str) else parse_metrics(metrics)
     cm = container.read(model_file)
     cfg = compose(overrides)
     video = load_video(ref, cfg)
@@ -235,14 +244,32 @@ def evaluate(model_file: str | Path, ref: str | Path, *, overrides=(), device: s
         raise InputError(f"reference {ref} is {video.width}x{video.height}x{video.num_frames} but the file holds "
                          f"{v.width}x{v.height}x{v.frames}; give the video the file was fitted on")
     dev = resolve_device(device)
-    mse_psnr, ssim_sum, start = [], 0.0, 0
-    for batch in decode_batches(cm, device=dev):
-        ref_b = video.frames[start:start + len(batch)]
-        mse_psnr.append(video_psnr(batch, ref_b) * len(batch))
-        a = torch.from_numpy(batch).permute(0, 3, 1, 2).float() / 255
-        b = torch.from_numpy(ref_b).permute(0, 3, 1, 2).float() / 255
-        ssim_sum += float(ms_ssim(a, b).sum())
-        start += len(batch)
+    per_frame, worst, worst_img = measure_batches(decode_batches(cm, device=dev), video.frames, metrics,
+                                                  device=dev, lpips_net=lpips_net)
     nbytes = Path(model_file).stat().st_size
-    return {"file": str(model_file), "ref": str(ref), "frames": v.frames, "bytes": nbytes, "bpp": bpp(nbytes, v),
-            "psnr": sum(mse_psnr) / v.frames, "msssim": ssim_sum / v.frames}
+    result = {"file": str(model_file), "ref": str(ref), "frames": v.frames, "bytes": nbytes, "bpp": bpp(nbytes, v),
+              **{k: float(np.mean(a)) for k, a in per_frame.items()},
+              "worst_frame": {"index": worst, "by": worst_key(per_frame)[0],
+                              **{k: float(a[worst]) for k, a in per_frame.items()}},
+              "colour": "PSNR psnr: RGB; psnr_y/u/v/yuv: BT.709 limited-range Y'CbCr 4:4:4, yuv = (6Y+U+V)/8"}
+    if csv is not None:
+        write_csv(csv, per_frame)
+        result["csv"] = str(csv)
+    if plots is not None:
+        from .bench.plots import write_eval_plots
+        result["plots"] = write_eval_plots(plots, per_frame, video.frames[worst], worst_img, worst,
+                                           title=f"{Path(model_file).name} against {Path(str(ref)).name}")
+    return result
+
+
+def bench(video: str | Path | None = None, *, codecs: str = "x264,x265,av1", crfs=None, inr=(), out=None,
+          metrics=("psnr", "msssim"), device: str = "cpu", overrides=(), anchors_csv=None, plots: bool = True,
+          progress=print) -> dict:
+    """Rate-distortion points of x264/x265/SVT-AV1 on the video's frames, the INR points of fit runs,
+    BD-rate of every curve against every anchor, CSV, JSON and RD plots (see docs/benchmarks.md)."""
+    from .bench.run import run
+    from .metrics.frames import parse_metrics
+    metrics = parse_metrics(metrics if isinstance(metrics, str) else ",".join(metrics))
+    return run(video if video is not None else sample_clip(), codecs=codecs, crfs=crfs, inr=inr, out_dir=out,
+               metrics=metrics, device=str(resolve_device(device)), overrides=overrides, anchors_csv=anchors_csv,
+               plots=plots, progress=progress)

@@ -1,4 +1,4 @@
-"""The ``inrcodec`` command: fit, decode, info, eval.
+"""The ``inrcodec`` command: fit, decode, info, eval, bench.
 
 Arguments that ``fit`` does not know (``key=value``) become Hydra overrides.
 Exit status: 0 success, 2 bad input or usage (one line on stderr), 1 internal error.
@@ -53,7 +53,25 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--ref", required=True, help="the video the file was fitted on")
     e.add_argument("--device", default="auto")
     e.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
+    e.add_argument("--metrics", default="psnr,msssim",
+                   help="comma list of psnr (RGB and BT.709 Y/U/V), msssim, lpips (default: psnr,msssim)")
+    e.add_argument("--csv", metavar="PATH", help="write the per-frame values here")
+    e.add_argument("--plots", metavar="DIR", help="write a per-frame PSNR plot and the worst frame (PNG) here")
     e.add_argument("overrides", nargs="*", help="data.* overrides for raw .yuv references")
+
+    b = sub.add_parser("bench", help="rate-distortion of x264/x265/SVT-AV1 and INR fits on one video, BD-rate")
+    b.add_argument("args", nargs="*", metavar="[VIDEO] [OVERRIDES]",
+                   help="the video (default: the bundled sample clip), then data.* overrides for raw .yuv")
+    b.add_argument("--codecs", default="x264,x265,av1", help="anchors: comma list of x264, x265, av1")
+    b.add_argument("--crfs", action="append", metavar="[CODEC=]A,B,...",
+                   help="CRF values, for every codec or one (repeatable); defaults in docs/benchmarks.md")
+    b.add_argument("--inr", action="append", nargs="+", default=[], metavar="[LABEL=]PATH",
+                   help="one INR curve: summary.json files, run or sweep folders (repeatable: one curve each)")
+    b.add_argument("--anchors", metavar="CSV", help="reuse the anchor rows of an earlier rd.csv instead of encoding")
+    b.add_argument("--metrics", default="psnr,msssim", help="comma list of psnr, msssim, lpips")
+    b.add_argument("--device", default="cpu", help="device for decoding INR files and for the metrics")
+    b.add_argument("-o", "--out", metavar="DIR", help="output folder (default: outputs/bench/<video stem>)")
+    b.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     return p
 
 
@@ -124,14 +142,45 @@ def cmd_info(a) -> None:
 
 def cmd_eval(a) -> None:
     from . import api
-    r = api.evaluate(a.file, a.ref, overrides=a.overrides, device=a.device)
-    print(f"{r['file']} against {r['ref']} ({r['frames']} frames): PSNR {r['psnr']:.2f} dB (RGB), "
-          f"MS-SSIM {r['msssim']:.4f}, {r['bpp']:.4f} bpp ({r['bytes']:,} bytes)")
+    r = api.evaluate(a.file, a.ref, overrides=a.overrides, device=a.device, metrics=a.metrics, csv=a.csv,
+                     plots=a.plots)
+    parts = []
+    if "psnr" in r:
+        parts.append(f"PSNR {r['psnr']:.2f} dB (RGB); Y {r['psnr_y']:.2f}, U {r['psnr_u']:.2f}, V {r['psnr_v']:.2f}, "
+                     f"YUV 6:1:1 {r['psnr_yuv']:.2f} dB (BT.709)")
+    if "msssim" in r:
+        parts.append(f"MS-SSIM {r['msssim']:.4f}")
+    if "lpips" in r:
+        parts.append(f"LPIPS {r['lpips']:.4f} (alex)")
+    print(f"{r['file']} against {r['ref']} ({r['frames']} frames): {r['bpp']:.4f} bpp ({r['bytes']:,} bytes)")
+    print("  " + "; ".join(parts))
+    w = r["worst_frame"]
+    print(f"  worst frame {w['index']} (by {w['by']}: {w[w['by']]:.4f})")
+    for f in [r.get("csv")] + r.get("plots", []):
+        if f:
+            print(f"  wrote {f}")
     if a.json:
         Path(a.json).write_text(json.dumps(r, indent=2) + "\n")
 
 
-COMMANDS = {"fit": cmd_fit, "decode": cmd_decode, "info": cmd_info, "eval": cmd_eval}
+def cmd_bench(a) -> None:
+    from . import api
+    video, overrides = split_fit_args(a.args)
+    inr = [",".join(spec) for spec in a.inr]
+    r = api.bench(video, codecs=a.codecs, crfs=a.crfs, inr=inr, out=a.out, metrics=a.metrics, device=a.device,
+                  overrides=overrides, anchors_csv=a.anchors, plots=not a.no_plots)
+    if r["bd"]:
+        print("BD-rate (bpp at equal RGB PSNR, PCHIP) and BD-PSNR against each anchor:")
+        for row in r["bd"]:
+            rate = "n/a" if row["bd_rate_pct"] is None else f"{row['bd_rate_pct']:+.1f}%"
+            dpsnr = "n/a" if row["bd_psnr_db"] is None else f"{row['bd_psnr_db']:+.2f} dB"
+            note = f"  ({row['note']})" if row["note"] else ""
+            print(f"  {row['test']:<22} vs {row['anchor']:<18} BD-rate {rate:>9}  BD-PSNR {dpsnr:>10}{note}")
+    for f in [r["csv"], r["bd_csv"]] + r["plots"]:
+        print(f"wrote {f}")
+
+
+COMMANDS = {"fit": cmd_fit, "decode": cmd_decode, "info": cmd_info, "eval": cmd_eval, "bench": cmd_bench}
 
 
 def _sigterm(signum, frame):
