@@ -21,9 +21,10 @@ from .container.records import CompressedModel, VideoMeta
 from .data import FrameSet
 from .decode.reference import build_decoder, decode_batches, decode_frames
 from .errors import BackendError, InputError
-from .io import Video, read_video, write_video
+from .io import Video, probe_video, read_video, write_video
 from .metrics import video_psnr
 from .models import get_model_class
+from .resources import check_fit_memory
 from .runs import attach_log, check_writable, detach_log, new_run_dir, write_json
 from .train import Trainer
 
@@ -57,13 +58,22 @@ def load_video(path: str | Path, cfg) -> Video:
                       max_frames=d.max_frames, start=d.start or 0)
 
 
+def check_video_memory(path: str | Path, cfg) -> None:
+    """Refuse up front (with the numbers) a video whose frames would not fit in memory."""
+    d = cfg.data
+    n, h, w, _ = probe_video(str(path), width=d.width, height=d.height, pix_fmt=d.pix_fmt, fps=parse_fps(d.fps),
+                             max_frames=d.max_frames, start=d.start or 0)
+    check_fit_memory(path, n, h, w)
+
+
 def bpp(nbytes: int, video: VideoMeta) -> float:
     """Bits per pixel of a file: 8 × bytes / (width × height × frames)."""
     return 8.0 * nbytes / (video.width * video.height * video.frames)
 
 
 def _fingerprint(video: Video, cfg, arch: dict) -> dict:
-    digest = hashlib.sha1(video.frames.tobytes()).hexdigest()[:16]  # noqa: S324 (identity, not security)
+    # sha1 of a buffer view: no copy of the frames  # noqa: S324 (identity, not security)
+    digest = hashlib.sha1(memoryview(np.ascontiguousarray(video.frames))).hexdigest()[:16]  # noqa: S324
     return {"video": f"{video.width}x{video.height}x{video.num_frames} sha1:{digest}",
             "architecture": repr(sorted(arch.items())), "seed": int(cfg.seed),
             "loss": cfg.train.loss, "batch_size": int(cfg.train.batch_size)}
@@ -93,6 +103,7 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
     if out_path is not None:
         check_writable(out_path)
 
+    check_video_memory(video_path, cfg)
     video = load_video(video_path, cfg)
     torch.manual_seed(int(cfg.seed))
     np.random.seed(int(cfg.seed))
@@ -110,7 +121,8 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
     record = {"video": str(video_path.resolve()), "overrides": list(overrides),
               "out": str(out_path) if out_path else None, "version": __version__,
               "config": OmegaConf.to_container(cfg, resolve=True)}
-    OmegaConf.save(OmegaConf.create(record), run_dir / "config.yaml")
+    if resume is None:
+        OmegaConf.save(OmegaConf.create(record), run_dir / "config.yaml")
     handler = attach_log(run_dir)
     try:
         log.info("inrcodec %s: fitting %s (%dx%d, %d frames, %s fps) with %s, %d decoder parameters, on %s",
@@ -122,6 +134,8 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
         ckpt = run_dir / "checkpoints" / "fit.pt"
         if resume is not None and ckpt.is_file():
             trainer.resume(ckpt)
+        if resume is not None:  # only now: a refused resume leaves the run's config as it was
+            OmegaConf.save(OmegaConf.create(record), run_dir / "config.yaml")
         state = trainer.fit()
 
         decoder = model.export_decoder(frames.batch)

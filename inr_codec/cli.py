@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import InputError
+from .errors import FitInterrupted, InputError
 
 EPILOG_FIT = """overrides (key=value), for example:
   model=hnerv|nerv  model.size_m=0.5  train.epochs=300  train.budget_s=120  train.loss=l1+msssim
@@ -198,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _sigterm)
     try:
         COMMANDS[args.command](args)
+    except FitInterrupted as e:  # a checkpoint was saved; the message says how to resume
+        print(f"inrcodec: {e}", file=sys.stderr)
+        return 130
     except InputError as e:
         print(f"inrcodec: error: {e}", file=sys.stderr)
         return 2

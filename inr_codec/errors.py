@@ -20,3 +20,7 @@ class ContainerError(InputError):
 
 class BackendError(InputError):
     """A requested decode backend or device cannot run on this machine."""
+
+
+class FitInterrupted(InputError):
+    """Ctrl-C or SIGTERM during a fit: a checkpoint was saved and the run can resume (exit status 130)."""

@@ -1,6 +1,7 @@
 """Checkpoints of a fit in progress (not the bitstream: these are torch files for resuming)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -9,20 +10,33 @@ import torch
 
 from ..errors import InputError
 
+_TMP_PREFIX, _TMP_SUFFIX = ".ckpt-", ".tmp"
+
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    """Write atomically, so a kill at any moment leaves the previous checkpoint intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ckpt-", suffix=".tmp")
+    """Write atomically (temporary file, fsync, rename), so a kill at any moment, even ``kill -9``,
+    leaves the previous checkpoint intact; a full disk is a one-line InputError and leaves no
+    temporary file behind."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f"{_TMP_PREFIX}*{_TMP_SUFFIX}"):  # left by a killed run
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX)
+    except OSError as e:
+        raise InputError(f"cannot write checkpoint {path}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as e:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError) or (isinstance(e, RuntimeError) and "write" in str(e).lower()):
+            reason = getattr(e, "strerror", None) or str(e).strip().splitlines()[0]
+            raise InputError(f"cannot write checkpoint {path}: {reason}") from None
         raise
 
 
@@ -30,6 +44,7 @@ def load_checkpoint(path: Path) -> dict:
     if not path.is_file():
         raise InputError(f"no checkpoint at {path}; nothing to resume")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        # weights_only: a checkpoint holds tensors, numbers, strings, lists and dicts, never code
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a torn or foreign file
         raise InputError(f"cannot read checkpoint {path}: {e.__class__.__name__}") from None

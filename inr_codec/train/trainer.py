@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +13,7 @@ import torch
 from tqdm import tqdm
 
 from ..data import FrameSet
-from ..errors import InputError
+from ..errors import FitInterrupted, InputError
 from .checkpoint import load_checkpoint, save_checkpoint
 from .losses import get_loss
 from .schedule import learning_rate, progress
@@ -19,14 +21,16 @@ from .schedule import learning_rate, progress
 log = logging.getLogger("inr_codec.train")
 
 
-class FitInterrupted(InputError):
-    """Ctrl-C or SIGTERM during a fit: a checkpoint was saved and the run can resume."""
+class _StopRequested(Exception):
+    """Raised inside the loop, between two steps, after Ctrl-C or SIGTERM."""
 
 
 @dataclass
 class FitState:
     epoch: int = 0          # epochs completed
     step: int = 0           # optimizer steps taken
+    batch: int = 0          # batches of epoch ``epoch`` already taken (a checkpoint may fall mid-epoch)
+    epoch_mse: float = 0.0  # sum of (batch MSE x batch frames) over those batches, for the epoch's log line
     elapsed_s: float = 0.0  # fitting seconds so far (across resumes)
     history: list = field(default_factory=list)  # [(epoch, seconds, loss, psnr)]
 
@@ -54,6 +58,8 @@ class Trainer:
         n = len(frames)
         self.batch_size = max(1, min(int(cfg.batch_size), n))
         self.steps_per_epoch = math.ceil(n / self.batch_size)
+        self._stop_signal: int | None = None  # set by the signal handler; acted on between two steps
+        self._in_step = False                 # model/optimizer may be half-updated while True
 
     # -- checkpoints -------------------------------------------------------------------------
     @property
@@ -73,12 +79,16 @@ class Trainer:
         theirs = ckpt.get("fingerprint", {})
         for key, ours in self.fingerprint.items():
             if theirs.get(key) != ours:
-                raise InputError(f"cannot resume from {path}: its {key} ({theirs.get(key)}) differs from this run's "
-                                 f"({ours}); resume with the same video and configuration")
+                raise InputError(f"cannot resume from {path}: its {key} ({_short(theirs.get(key))}) differs from "
+                                 f"this run's ({_short(ours)}); resume with the same video and configuration")
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.state = FitState(**ckpt["state"])
-        log.info("resumed from %s at epoch %d", path, self.state.epoch)
+        known = set(FitState.__dataclass_fields__)
+        self.state = FitState(**{k: v for k, v in ckpt["state"].items() if k in known})
+        if not 0 <= self.state.batch < self.steps_per_epoch:
+            raise InputError(f"cannot resume from {path}: it stopped at batch {self.state.batch} of an epoch of "
+                             f"{self.steps_per_epoch}; resume with the same train.batch_size")
+        log.info("resumed from %s at epoch %d, batch %d", path, self.state.epoch, self.state.batch)
 
     # -- fitting ------------------------------------------------------------------------------
     def _epoch_order(self, epoch: int) -> torch.Tensor:
@@ -100,7 +110,43 @@ class Trainer:
         mse = torch.mean((self.frames.crop(pred).detach() - self.frames.crop(target)) ** 2)
         return mse
 
+    # -- interruption ---------------------------------------------------------------------------
+    def _on_signal(self, signum, frame) -> None:
+        if self._stop_signal is not None:
+            raise KeyboardInterrupt  # asked twice: stop now; the last checkpoint on disk stays intact
+        self._stop_signal = signum   # finish the step in progress, then save and stop
+
+    def _install_signal_handlers(self) -> dict:
+        """SIGINT and SIGTERM set a flag that the loop reads between steps, so a checkpoint never
+        holds a half-applied optimizer step. Only the main thread can own signal handlers."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                old[sig] = signal.signal(sig, self._on_signal)
+            except (ValueError, OSError):  # pragma: no cover - embedded interpreters
+                pass
+        return old
+
+    def _interrupted(self, st: FitState, signum: int | None) -> FitInterrupted:
+        what = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}.get(signum, "interrupted")
+        where = f"{self.phase} epoch {st.epoch}, batch {st.batch} of {self.steps_per_epoch}"
+        if self.checkpoint_path is None:
+            return FitInterrupted(f"fit interrupted ({what}) at {where}; no run directory, so nothing was saved")
+        if self._in_step:  # a second signal arrived mid-step: the state in memory is not consistent
+            kept = "the last checkpoint" if self.checkpoint_path.is_file() else "nothing (no checkpoint yet)"
+            return FitInterrupted(f"fit stopped ({what}, twice) during a step; kept {kept}; continue with: "
+                                  f"inrcodec fit --resume {self.run_dir}")
+        self.save()
+        return FitInterrupted(f"fit interrupted ({what}) at {where}; checkpoint saved to {self.checkpoint_path}; "
+                              f"continue with: inrcodec fit --resume {self.run_dir}")
+
+    # -- fitting ------------------------------------------------------------------------------
     def fit(self) -> FitState:
+        """Fit until ``epochs`` (or the time budget). Resuming from a checkpoint continues at the
+        exact batch it stopped at, so (without ``budget_s``, whose schedule follows the clock) a
+        resumed CPU run ends with the same weights as an uninterrupted one."""
         cfg, st = self.cfg, self.state
         epochs = int(cfg.epochs)
         budget = float(cfg.budget_s) if cfg.budget_s else None
@@ -109,19 +155,27 @@ class Trainer:
         bar = tqdm(total=epochs, initial=st.epoch, unit="ep", disable=not self.show_progress,
                    dynamic_ncols=True, leave=True, desc=self.phase)
         start = time.perf_counter() - st.elapsed_s
+        mse_sum = torch.zeros((), device=self.frames.device)
+        self._stop_signal, self._in_step = None, False
+        old_handlers = self._install_signal_handlers()
         try:
             while st.epoch < epochs:
-                p = progress(st.step, total_steps, st.elapsed_s, budget)
-                if p >= 1.0:
+                if st.batch == 0 and progress(st.step, total_steps, st.elapsed_s, budget) >= 1.0:
                     break
                 order = self._epoch_order(st.epoch)
-                mse_sum = torch.zeros((), device=self.frames.device)
-                for b in range(self.steps_per_epoch):
+                mse_sum = torch.full((), st.epoch_mse, dtype=torch.float32, device=self.frames.device)
+                for b in range(st.batch, self.steps_per_epoch):
+                    if self._stop_signal is not None:
+                        raise _StopRequested
                     idx = order[b * self.batch_size:(b + 1) * self.batch_size]
                     p = progress(st.step, total_steps, time.perf_counter() - start, budget)
+                    self._in_step = True
                     mse_sum += self._train_step(idx, learning_rate(p, cfg.lr, cfg.warmup)) * len(idx)
                     st.step += 1
+                    st.batch = b + 1
+                    self._in_step = False
                 st.epoch += 1
+                st.batch, st.epoch_mse = 0, 0.0
                 st.elapsed_s = time.perf_counter() - start
                 if st.epoch % int(cfg.log_every) == 0 or st.epoch == epochs:
                     mse = mse_sum.item() / len(self.frames)  # one host sync per logged epoch
@@ -140,15 +194,24 @@ class Trainer:
                     bar.set_description(f"{self.phase} ({max(budget - st.elapsed_s, 0):.0f}s left)")
                 if cfg.checkpoint_every and st.epoch % int(cfg.checkpoint_every) == 0:
                     self.save()
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _StopRequested):
             st.elapsed_s = time.perf_counter() - start
-            self.save()
+            if st.batch:
+                st.epoch_mse = float(mse_sum.item())
             bar.close()
-            where = f"inrcodec fit --resume {self.run_dir}" if self.run_dir else "a new fit"
-            raise FitInterrupted(f"fit interrupted at epoch {st.epoch}; checkpoint saved, continue with: {where}") \
-                from None
+            err = self._interrupted(st, self._stop_signal)
+            log.info("%s", err)
+            raise err from None
+        finally:
+            for sig, handler in old_handlers.items():
+                signal.signal(sig, handler)
         bar.close()
         st.elapsed_s = time.perf_counter() - start
         self.save()
         self.model.eval()
         return st
+
+
+def _short(value, limit: int = 80) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
