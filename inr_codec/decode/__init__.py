@@ -1,0 +1,25 @@
+"""Decoders: ``reference`` (PyTorch, the ground truth) and ``triton`` (the fused kernels).
+
+Both expose ``decode_batches(cm, *, device, dtype, batch_size, frames)``, a generator of uint8
+(B, H, W, 3) numpy batches, so a long video never has to be in memory at once.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ..errors import InputError
+
+BACKENDS = ("torch", "triton")
+
+
+def backend_batches(backend: str) -> Callable[..., Iterator[np.ndarray]]:
+    """The ``decode_batches`` generator of a backend, by name (triton is imported only when asked for)."""
+    if backend == "torch":
+        from .reference import decode_batches
+        return decode_batches
+    if backend == "triton":
+        from .triton import decode_batches
+        return decode_batches
+    raise InputError(f"unknown backend '{backend}'; choose one of: {', '.join(BACKENDS)}")
