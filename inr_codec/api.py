@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 
 from . import __version__, container
 from .compress.pipeline import check_settings, compress_decoder
+from .compress.target import plan_params, prune_to_target, target_bytes
 from .config import check_train, compose, model_settings, parse_fps
 from .container.records import CompressedModel, VideoMeta
 from .data import FrameSet
@@ -27,6 +28,7 @@ from .models import get_model_class
 from .resources import check_fit_memory
 from .runs import attach_log, check_writable, detach_log, new_run_dir, write_json
 from .train import Trainer
+from .train.phases import compression_phases
 
 log = logging.getLogger("inr_codec")
 
@@ -108,6 +110,9 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
     torch.manual_seed(int(cfg.seed))
     np.random.seed(int(cfg.seed))
     settings = model_settings(cfg, video.num_frames, video.height, video.width)
+    target = target_bytes(cfg.compress, video.width, video.height, video.num_frames)
+    if target is not None and cfg.model.size_m in ("auto", None):
+        settings["size_m"] = _size_for_target(settings, target, cfg.compress, video)
     cls = get_model_class(settings["name"])
     model = cls.create(settings, video.num_frames, video.height, video.width).to(device)
     arch = model.arch
@@ -129,8 +134,9 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
                  __version__, video_path, video.width, video.height, video.num_frames, video.fps,
                  cls.name, model.decoder_params(), device)
         log.info("architecture %s; frames padded to %dx%d", arch, pad_w, pad_h)
+        fingerprint = _fingerprint(video, cfg, arch)
         trainer = Trainer(model, frames, cfg.train, seed=int(cfg.seed), run_dir=run_dir,
-                          fingerprint=_fingerprint(video, cfg, arch), show_progress=show_progress)
+                          fingerprint=fingerprint, show_progress=show_progress)
         ckpt = run_dir / "checkpoints" / "fit.pt"
         if resume is not None and ckpt.is_file():
             trainer.resume(ckpt)
@@ -144,8 +150,21 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
         fp32_frames = decode_frames_from(decoder, meta, device)
         psnr_fp32 = video_psnr(fp32_frames, video.frames)
         del fp32_frames
-        cm = compress_decoder(decoder, cls.name, arch, meta, cfg.compress,
-                              extra={"inrcodec": __version__, "epochs": state.epoch, "seed": int(cfg.seed)})
+        notes = {"inrcodec": __version__, "epochs": state.epoch, "seed": int(cfg.seed)}
+
+        def build(prune_fraction: float) -> CompressedModel:
+            return compress_decoder(decoder, cls.name, arch, meta, cfg.compress, extra=notes, prune=prune_fraction)
+
+        pruned = float(cfg.compress.prune)
+        if target is not None:  # how much pruning the target needs, so the fine-tuning phases can heal it
+            _, _, pruned = prune_to_target(build, target, already=pruned)
+        finetune_s = compression_phases(decoder, frames, cfg, run_dir=run_dir, seed=int(cfg.seed),
+                                        fingerprint=fingerprint, show_progress=show_progress,
+                                        resume=resume is not None, prune_fraction=pruned)
+        if target is None:
+            cm = build(0.0)  # the phases have pruned already
+        else:  # fine-tuning moved the weights: land the real file within the tolerance again
+            cm, _, pruned = prune_to_target(build, target, already=pruned)
         nbytes = container.write(model_file, cm)
         # The figure we report is measured by decoding the file we wrote, not the model in memory.
         written = container.read(model_file)
@@ -155,9 +174,10 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
             "psnr_before_compression": psnr_fp32, "frames": meta.frames, "width": meta.width,
             "height": meta.height, "fps": str(meta.fps), "params": model.decoder_params(),
             "stored_values": sum(int(np.prod(t.shape)) for t in cm.tensors),
-            "fit_seconds": round(state.elapsed_s, 2), "epochs": state.epoch, "device": device_name(device),
-            "model": cls.name, "bits": int(cfg.compress.bits), "video": str(video_path), "run_dir": str(run_dir),
-            "inrcodec": __version__,
+            "fit_seconds": round(state.elapsed_s + finetune_s, 2), "epochs": state.epoch,
+            "finetune_seconds": round(finetune_s, 2), "device": device_name(device),
+            "model": cls.name, "bits": int(cfg.compress.bits), "prune": round(pruned, 4),
+            "target_bytes": target, "video": str(video_path), "run_dir": str(run_dir), "inrcodec": __version__,
         }
         write_json(run_dir / "summary.json", summary)
         log.info("wrote %s: %d bytes, %.4f bpp, PSNR %.2f dB (before compression %.2f dB)",
@@ -165,6 +185,18 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
         return summary
     finally:
         detach_log(handler)
+
+
+def _size_for_target(settings: dict, target: int, ccfg, video: Video) -> float:
+    """Decoder size (millions) for a target file size, counting HNeRV's stored embeddings."""
+    per_frame = 0
+    if settings["name"] == "hnerv":
+        arch = get_model_class("hnerv").solve_arch(dict(settings, size_m=0.01), video.num_frames, video.height,
+                                                   video.width)
+        per_frame = arch["embed_dim"] * arch["h0"] * arch["w0"]
+    embed_bits = per_frame * video.num_frames * int(ccfg.embed_bits)
+    stored = int(embed_bits / max(int(ccfg.bits), 1))  # embeddings expressed in weight-equivalents
+    return plan_params(target, ccfg, stored_overhead_values=stored)
 
 
 @torch.no_grad()
@@ -198,22 +230,49 @@ def parse_frames(spec: str | None, total: int) -> tuple[int, int] | None:
     return lo, hi
 
 
+def decode_stream(model_file, *, backend: str = "torch", device: str = "auto", dtype: str = "fp32",
+                  frames: str | tuple[int, int] | None = None, batch_size: int = 8):
+    """(record, batches): the file's CompressedModel and a generator of uint8 (B, H, W, 3) numpy batches in order.
+
+    ``model_file`` is a path or a CompressedModel; ``frames`` is "A:B" or (A, B). Everything that can fail
+    before decoding (the file, the range, the backend on this device) fails here, not at the first batch.
+    Memory stays bounded by a batch or two whatever the video's length.
+    """
+    from .decode import backend_batches
+    cm = model_file if isinstance(model_file, CompressedModel) else container.read(model_file)
+    batches_of = backend_batches(backend)
+    dev = resolve_device(device)
+    if backend == "torch" and dtype == "fp16" and dev.type == "cpu":
+        raise BackendError("fp16 decoding with the torch backend needs a GPU; use --dtype fp32 or bf16 on the CPU")
+    if isinstance(frames, tuple):
+        frames = f"{frames[0]}:{frames[1]}"
+    rng = parse_frames(frames, cm.video.frames)
+    if backend == "triton":
+        from .decode.triton import build_plan
+        prepared = {"plan": build_plan(cm, dev, dtype)}
+    else:
+        prepared = {"decoder": build_decoder(cm, dev, dtype)}
+    return cm, batches_of(cm, device=dev, dtype=dtype, frames=rng, batch_size=batch_size, **prepared)
+
+
 def decode(model_file: str | Path, out: str | Path, *, backend: str = "torch", device: str = "auto",
            dtype: str = "fp32", frames: str | None = None, batch_size: int = 8) -> dict:
     """Decode model.bin to a video file (the output's extension picks the format) or a PNG folder."""
-    if backend != "torch":
-        raise BackendError(f"backend '{backend}' is not available in this version; use --backend torch")
-    cm = container.read(model_file)
-    dev = resolve_device(device)
-    if dtype != "fp32" and dev.type == "cpu" and dtype == "fp16":
-        raise BackendError("fp16 decoding needs a GPU; use --dtype fp32 or bf16 on the CPU")
-    rng = parse_frames(frames, cm.video.frames)
     t0 = time.perf_counter()
-    pixels = decode_frames(cm, device=dev, dtype=dtype, frames=rng, batch_size=batch_size)
+    cm, batches = decode_stream(model_file, backend=backend, device=device, dtype=dtype, frames=frames,
+                                batch_size=batch_size)
+    v = cm.video
+    lo, hi = parse_frames(frames, v.frames) or (0, v.frames)
+    # The writers take the whole clip; fill one preallocated array rather than concatenating copies.
+    pixels, n = np.empty((hi - lo, v.height, v.width, 3), dtype=np.uint8), 0
+    for batch in batches:
+        pixels[n:n + len(batch)] = batch
+        n += len(batch)
     seconds = time.perf_counter() - t0
-    write_video(Video(frames=pixels, fps=cm.video.fps, source_pix_fmt=cm.video.source_pix_fmt), str(out))
-    return {"file": str(out), "frames": int(pixels.shape[0]), "width": cm.video.width,
-            "height": cm.video.height, "fps": str(cm.video.fps), "decode_seconds": round(seconds, 3)}
+    write_video(Video(frames=pixels, fps=v.fps, source_pix_fmt=v.source_pix_fmt), str(out))
+    return {"file": str(out), "frames": int(pixels.shape[0]), "width": v.width, "height": v.height,
+            "fps": str(v.fps), "decode_seconds": round(seconds, 3), "backend": backend, "dtype": dtype,
+            "device": str(resolve_device(device))}
 
 
 def info(model_file: str | Path) -> dict:

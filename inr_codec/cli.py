@@ -39,10 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("decode", help="decode model.bin to a video or a folder of PNGs")
     d.add_argument("file")
     d.add_argument("-o", "--out", required=True, help="output: .mp4 .mkv .y4m .yuv, or a folder for PNGs")
-    d.add_argument("--backend", default="torch", choices=["torch"], help="decoder implementation")
+    d.add_argument("--backend", default="torch", choices=["torch", "triton"],
+                   help="decoder: torch (the reference) or triton (fused kernels; CUDA, or CPU with TRITON_INTERPRET=1)")
     d.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     d.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"])
     d.add_argument("--frames", metavar="A:B", help="decode only frames A (inclusive) to B (exclusive)")
+    d.add_argument("--batch-size", type=int, default=8, metavar="N", help="frames per batch (default 8)")
 
     i = sub.add_parser("info", help="show a model.bin's header, model and section sizes")
     i.add_argument("file")
@@ -114,9 +116,12 @@ def cmd_fit(a) -> None:
 
 def cmd_decode(a) -> None:
     from . import api
-    r = api.decode(a.file, a.out, backend=a.backend, device=a.device, dtype=a.dtype, frames=a.frames)
+    if a.batch_size < 1:
+        raise InputError(f"--batch-size {a.batch_size} must be at least 1")
+    r = api.decode(a.file, a.out, backend=a.backend, device=a.device, dtype=a.dtype, frames=a.frames,
+                   batch_size=a.batch_size)
     print(f"wrote {r['file']}: {r['frames']} frames of {r['width']}x{r['height']} at {r['fps']} fps "
-          f"(decoded in {r['decode_seconds']:.2f} s with the torch backend)")
+          f"(decoded in {r['decode_seconds']:.2f} s by the {r['backend']} backend, {r['dtype']} on {r['device']})")
 
 
 def cmd_info(a) -> None:
