@@ -30,6 +30,10 @@ def rd_plot(path, curves: list[dict], metric: str = "psnr", title: str = "") -> 
         ax.plot(xs[ok][order], ys[ok][order], style, label=c["label"], markersize=4,
                 linewidth=1.2 if c["kind"] == "anchor" else 1.8)
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("bits per pixel (log scale)")
     ax.set_ylabel({"psnr": "PSNR, RGB (dB)", "msssim": "MS-SSIM (RGB)", "psnr_yuv": "PSNR YUV 6:1:1 (dB)",
                    "lpips": "LPIPS (alex), lower is better"}.get(metric, metric))

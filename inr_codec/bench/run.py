@@ -14,7 +14,7 @@ import numpy as np
 
 from inr_codec import __version__
 from inr_codec.errors import InputError
-from inr_codec.metrics.bdrate import bd_psnr, bd_rate, overlap
+from inr_codec.metrics.bdrate import bd_psnr, bd_rate, overlap, rate_at_psnr
 from inr_codec.metrics.frames import FrameMeter
 
 from . import anchors as A
@@ -59,6 +59,11 @@ def bd_table(curves: list[dict], anchors: list[dict]) -> list[dict]:
                    "psnr_overlap_db": None, "note": ""}
             if len(c["bpp"]) < 2 or len(a["bpp"]) < 2:
                 row["note"] = "needs at least 2 points per curve"
+                if len(c["bpp"]) == 1 and len(a["bpp"]) >= 2:
+                    ra = rate_at_psnr(a["bpp"], a["psnr"], c["psnr"][0])
+                    row["note"] += ("; its one point is outside the anchor's PSNR range" if np.isnan(ra) else
+                                    f"; its one point: {c['bpp'][0]:.4f} bpp where the anchor needs {ra:.4f} bpp "
+                                    f"for the same PSNR ({(c['bpp'][0] / ra - 1) * 100:+.0f}%)")
             else:
                 try:
                     r = bd_rate(a["bpp"], a["psnr"], c["bpp"], c["psnr"])
@@ -160,6 +165,11 @@ def run(video_path, *, codecs: str = "x264,x265,av1", crfs: list[str] | None = N
     curves = _curves(rows)
     anchor_curves = [c for c in curves if c["kind"] == "anchor"]
     bd = bd_table(curves, anchor_curves)
+    for r in rows:  # each INR point against each anchor at equal PSNR
+        if r["kind"] == "inr" and r.get("psnr") not in (None, ""):
+            for a in anchor_curves:
+                ra = rate_at_psnr(a["bpp"], a["psnr"], float(r["psnr"])) if len(a["bpp"]) >= 2 else float("nan")
+                r[f"equal_psnr_bpp[{a['label']}]"] = None if np.isnan(ra) else ra
 
     csv_path = out / "rd.csv"
     with open(csv_path, "w", newline="") as f:

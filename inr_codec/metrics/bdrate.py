@@ -76,3 +76,13 @@ def overlap(rate_anchor, psnr_anchor, rate_test, psnr_test) -> dict:
     p = (max(pa.min(), pb.min()), min(pa.max(), pb.max()))
     r = (max(ra.min(), rb.min()), min(ra.max(), rb.max()))
     return {"psnr": p if p[1] > p[0] else None, "rate": r if r[1] > r[0] else None}
+
+
+def rate_at_psnr(rate, psnr, target: float) -> float:
+    """The rate a curve needs for ``target`` PSNR, read off the same PCHIP of log-rate over PSNR
+    (``nan`` outside the curve's PSNR range): compares a single point with a curve."""
+    from scipy.interpolate import PchipInterpolator
+    x, y = _curve(psnr, _positive(rate, "curve"), "curve")
+    if not x[0] <= target <= x[-1]:
+        return math.nan
+    return float(math.exp(PchipInterpolator(x, y)(target)))

@@ -102,3 +102,11 @@ def test_order_does_not_matter_and_bad_curves_are_refused():
         bd_rate(RATE, PSNR, [0.1], [30.0])
     with pytest.raises(ValueError, match="share"):
         bd_rate(RATE, PSNR, [0.1, 0.2], [30.0, 30.0])
+
+
+def test_rate_at_psnr_reads_the_same_interpolation():
+    from inr_codec.metrics.bdrate import rate_at_psnr
+    assert rate_at_psnr(RATE, PSNR, PSNR[2]) == pytest.approx(RATE[2], rel=1e-12)
+    r = np.array([0.05, 0.1, 0.2, 0.4])
+    assert rate_at_psnr(r, 30 + 5 * np.log(r), 30 + 5 * math.log(0.15)) == pytest.approx(0.15, rel=1e-12)
+    assert math.isnan(rate_at_psnr(RATE, PSNR, 50.0))
