@@ -180,7 +180,12 @@ def cmd_bench(a) -> None:
             rate = "n/a" if row["bd_rate_pct"] is None else f"{row['bd_rate_pct']:+.1f}%"
             dpsnr = "n/a" if row["bd_psnr_db"] is None else f"{row['bd_psnr_db']:+.2f} dB"
             note = f"  ({row['note']})" if row["note"] else ""
-            print(f"  {row['test']:<22} vs {row['anchor']:<18} BD-rate {rate:>9}  BD-PSNR {dpsnr:>10}{note}")
+            span = ""
+            if row["psnr_overlap_db"]:
+                span = f"  over {row['psnr_overlap_db'][0]:.2f}-{row['psnr_overlap_db'][1]:.2f} dB"
+            if row["bpp_overlap"]:
+                span += f" / {row['bpp_overlap'][0]:.4g}-{row['bpp_overlap'][1]:.4g} bpp"
+            print(f"  {row['test']:<22} vs {row['anchor']:<18} BD-rate {rate:>9}  BD-PSNR {dpsnr:>10}{span}{note}")
     for f in [r["csv"], r["bd_csv"]] + r["plots"]:
         print(f"wrote {f}")
 

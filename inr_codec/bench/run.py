@@ -56,7 +56,8 @@ def bd_table(curves: list[dict], anchors: list[dict]) -> list[dict]:
             if c is a:
                 continue
             row = {"test": c["label"], "anchor": a["label"], "bd_rate_pct": None, "bd_psnr_db": None,
-                   "psnr_overlap_db": None, "note": ""}
+                   "psnr_overlap_db": None, "bpp_overlap": None,
+                   "note": ""}
             if len(c["bpp"]) < 2 or len(a["bpp"]) < 2:
                 row["note"] = "needs at least 2 points per curve"
                 if len(c["bpp"]) == 1 and len(a["bpp"]) >= 2:
@@ -73,6 +74,7 @@ def bd_table(curves: list[dict], anchors: list[dict]) -> list[dict]:
                 else:
                     ov = overlap(a["bpp"], a["psnr"], c["bpp"], c["psnr"])
                     row["psnr_overlap_db"] = [round(v, 3) for v in ov["psnr"]] if ov["psnr"] else None
+                    row["bpp_overlap"] = [round(v, 5) for v in ov["rate"]] if ov["rate"] else None
                     row["bd_rate_pct"] = None if np.isnan(r) else r
                     row["bd_psnr_db"] = None if np.isnan(p) else p
                     if np.isnan(r) or np.isnan(p):
@@ -180,11 +182,12 @@ def run(video_path, *, codecs: str = "x264,x265,av1", crfs: list[str] | None = N
     bd_path = out / "bd.csv"
     with open(bd_path, "w", newline="") as f:
         wr = csv.writer(f)
-        wr.writerow(["test", "anchor", "bd_rate_pct", "bd_psnr_db", "psnr_overlap_db", "note"])
+        wr.writerow(["test", "anchor", "bd_rate_pct", "bd_psnr_db", "psnr_overlap_db", "bpp_overlap", "note"])
         for r in bd:
             wr.writerow([r["test"], r["anchor"], "" if r["bd_rate_pct"] is None else f"{r['bd_rate_pct']:.2f}",
                          "" if r["bd_psnr_db"] is None else f"{r['bd_psnr_db']:.3f}",
-                         "" if not r["psnr_overlap_db"] else "-".join(map(str, r["psnr_overlap_db"])), r["note"]])
+                         "" if not r["psnr_overlap_db"] else "-".join(map(str, r["psnr_overlap_db"])),
+                         "" if not r["bpp_overlap"] else "-".join(map(str, r["bpp_overlap"])), r["note"]])
     pngs = []
     if plots:
         from .plots import rd_plot
