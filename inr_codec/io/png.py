@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -32,12 +33,21 @@ def list_pngs(folder) -> list[Path]:
     return files
 
 
+def _bomb(path, e: Exception) -> VideoError:
+    return VideoError(f"cannot read {path}: {str(e).split(', could be')[0]} (Pillow's safety limit); "
+                      "scale the frames down first")
+
+
 def _open(path: Path) -> Image.Image:
     try:
-        im = Image.open(path)
-        im.load()
+        with warnings.catch_warnings():  # large frames are fine below Pillow's hard limit
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+            im.load()
         return im
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError as e:
+        raise _bomb(path, e) from None
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
         raise VideoError(f"cannot read {path}: not a readable PNG ({e})") from None
 
 
@@ -54,9 +64,13 @@ def _to_rgb8(im: Image.Image) -> np.ndarray:
 def probe(folder) -> tuple[int, int, int, Fraction, str]:
     files = list_pngs(folder)
     try:
-        with Image.open(files[0]) as im:
-            w, h, mode = im.width, im.height, im.mode
-    except (OSError, ValueError) as e:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(files[0]) as im:
+                w, h, mode = im.width, im.height, im.mode
+    except Image.DecompressionBombError as e:
+        raise _bomb(files[0], e) from None
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
         raise VideoError(f"cannot read {files[0]}: not a readable PNG ({e})") from None
     return len(files), h, w, DEFAULT_FPS, _MODE_PIX_FMT.get(mode, mode.lower())
 

@@ -110,6 +110,7 @@ def read(path, *, fps=None, start=0, max_frames=None) -> tuple[np.ndarray, Fract
         if rate is None:
             raise VideoError(f"{path} does not state a frame rate; give one with data.fps= (e.g. data.fps=25)")
         pix = stream.codec_context.pix_fmt or ""
+        stated = int(stream.frames or 0)  # 0 where the container does not say (mkv, webm)
         for frame in container.decode(stream):
             if total == 0:
                 pix = pix or frame.format.name
@@ -127,6 +128,10 @@ def read(path, *, fps=None, start=0, max_frames=None) -> tuple[np.ndarray, Fract
         raise VideoError(f"{path}: no frames could be decoded; the file is empty, truncated or corrupted")
     if not frames:
         raise VideoError(f"{path}: start={start} but the video has only {total} frames; use a smaller start")
+    wanted = stated - start if max_frames is None else min(max_frames, stated - start)
+    if stated > 0 and wanted - len(frames) > 2:  # a frame or two of slack for edit lists
+        raise VideoError(f"{path} states {stated} frames but only {total} decode; the file is truncated or "
+                         f"corrupted: re-create it, or fit the frames that decode with data.max_frames={len(frames)}")
     shapes = {f.shape for f in frames}
     if len(shapes) > 1:
         raise VideoError(f"{path}: the frame size changes mid-stream ({sorted(shapes)[:2]}); "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -26,17 +27,21 @@ def save_checkpoint(path: Path, state: dict) -> None:
     except OSError as e:
         raise InputError(f"cannot write checkpoint {path}: {e.strerror or e}") from None
     try:
+        # Serialise in memory first: torch's file writer turns a failed write (disk full) into an
+        # opaque RuntimeError, while a plain write raises OSError with the reason.
+        buf = io.BytesIO()
+        torch.save(state, buf)
         with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
+            f.write(buf.getbuffer())
             f.flush()
             os.fsync(f.fileno())
+        del buf
         os.replace(tmp, path)
     except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if isinstance(e, OSError) or (isinstance(e, RuntimeError) and "write" in str(e).lower()):
-            reason = getattr(e, "strerror", None) or str(e).strip().splitlines()[0]
-            raise InputError(f"cannot write checkpoint {path}: {reason}") from None
+        if isinstance(e, OSError):
+            raise InputError(f"cannot write checkpoint {path}: {e.strerror or e}") from None
         raise
 
 
