@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 
 from . import __version__, container
 from .compress.pipeline import check_settings, compress_decoder
+from .compress.target import plan_params, prune_to_target, target_bytes
 from .config import check_train, compose, model_settings, parse_fps
 from .container.records import CompressedModel, VideoMeta
 from .data import FrameSet
@@ -27,6 +28,7 @@ from .models import get_model_class
 from .resources import check_fit_memory
 from .runs import attach_log, check_writable, detach_log, new_run_dir, write_json
 from .train import Trainer
+from .train.phases import compression_phases
 
 log = logging.getLogger("inr_codec")
 
@@ -108,6 +110,9 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
     torch.manual_seed(int(cfg.seed))
     np.random.seed(int(cfg.seed))
     settings = model_settings(cfg, video.num_frames, video.height, video.width)
+    target = target_bytes(cfg.compress, video.width, video.height, video.num_frames)
+    if target is not None and cfg.model.size_m in ("auto", None):
+        settings["size_m"] = _size_for_target(settings, target, cfg.compress, video)
     cls = get_model_class(settings["name"])
     model = cls.create(settings, video.num_frames, video.height, video.width).to(device)
     arch = model.arch
@@ -129,8 +134,9 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
                  __version__, video_path, video.width, video.height, video.num_frames, video.fps,
                  cls.name, model.decoder_params(), device)
         log.info("architecture %s; frames padded to %dx%d", arch, pad_w, pad_h)
+        fingerprint = _fingerprint(video, cfg, arch)
         trainer = Trainer(model, frames, cfg.train, seed=int(cfg.seed), run_dir=run_dir,
-                          fingerprint=_fingerprint(video, cfg, arch), show_progress=show_progress)
+                          fingerprint=fingerprint, show_progress=show_progress)
         ckpt = run_dir / "checkpoints" / "fit.pt"
         if resume is not None and ckpt.is_file():
             trainer.resume(ckpt)
@@ -144,8 +150,21 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
         fp32_frames = decode_frames_from(decoder, meta, device)
         psnr_fp32 = video_psnr(fp32_frames, video.frames)
         del fp32_frames
-        cm = compress_decoder(decoder, cls.name, arch, meta, cfg.compress,
-                              extra={"inrcodec": __version__, "epochs": state.epoch, "seed": int(cfg.seed)})
+        notes = {"inrcodec": __version__, "epochs": state.epoch, "seed": int(cfg.seed)}
+
+        def build(prune_fraction: float) -> CompressedModel:
+            return compress_decoder(decoder, cls.name, arch, meta, cfg.compress, extra=notes, prune=prune_fraction)
+
+        pruned = float(cfg.compress.prune)
+        if target is not None:  # how much pruning the target needs, so the fine-tuning phases can heal it
+            _, _, pruned = prune_to_target(build, target, already=pruned)
+        finetune_s = compression_phases(decoder, frames, cfg, run_dir=run_dir, seed=int(cfg.seed),
+                                        fingerprint=fingerprint, show_progress=show_progress,
+                                        resume=resume is not None, prune_fraction=pruned)
+        if target is None:
+            cm = build(0.0)  # the phases have pruned already
+        else:  # fine-tuning moved the weights: land the real file within the tolerance again
+            cm, _, pruned = prune_to_target(build, target, already=pruned)
         nbytes = container.write(model_file, cm)
         # The figure we report is measured by decoding the file we wrote, not the model in memory.
         written = container.read(model_file)
@@ -155,9 +174,10 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
             "psnr_before_compression": psnr_fp32, "frames": meta.frames, "width": meta.width,
             "height": meta.height, "fps": str(meta.fps), "params": model.decoder_params(),
             "stored_values": sum(int(np.prod(t.shape)) for t in cm.tensors),
-            "fit_seconds": round(state.elapsed_s, 2), "epochs": state.epoch, "device": device_name(device),
-            "model": cls.name, "bits": int(cfg.compress.bits), "video": str(video_path), "run_dir": str(run_dir),
-            "inrcodec": __version__,
+            "fit_seconds": round(state.elapsed_s + finetune_s, 2), "epochs": state.epoch,
+            "finetune_seconds": round(finetune_s, 2), "device": device_name(device),
+            "model": cls.name, "bits": int(cfg.compress.bits), "prune": round(pruned, 4),
+            "target_bytes": target, "video": str(video_path), "run_dir": str(run_dir), "inrcodec": __version__,
         }
         write_json(run_dir / "summary.json", summary)
         log.info("wrote %s: %d bytes, %.4f bpp, PSNR %.2f dB (before compression %.2f dB)",
@@ -165,6 +185,18 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
         return summary
     finally:
         detach_log(handler)
+
+
+def _size_for_target(settings: dict, target: int, ccfg, video: Video) -> float:
+    """Decoder size (millions) for a target file size, counting HNeRV's stored embeddings."""
+    per_frame = 0
+    if settings["name"] == "hnerv":
+        arch = get_model_class("hnerv").solve_arch(dict(settings, size_m=0.01), video.num_frames, video.height,
+                                                   video.width)
+        per_frame = arch["embed_dim"] * arch["h0"] * arch["w0"]
+    embed_bits = per_frame * video.num_frames * int(ccfg.embed_bits)
+    stored = int(embed_bits / max(int(ccfg.bits), 1))  # embeddings expressed in weight-equivalents
+    return plan_params(target, ccfg, stored_overhead_values=stored)
 
 
 @torch.no_grad()

@@ -52,10 +52,12 @@ def magnitude_prune(state: dict[str, np.ndarray], fraction: float) -> dict[str, 
 
 
 def compress_decoder(decoder: torch.nn.Module, model_name: str, arch: dict, video: VideoMeta, cfg,
-                     extra: dict | None = None) -> CompressedModel:
+                     extra: dict | None = None, prune: float = 0.0) -> CompressedModel:
+    """Quantize and code every tensor of ``decoder`` (after pruning a ``prune`` fraction of weights by magnitude;
+    the pruning phase has normally done that already, with fine-tuning)."""
     check_settings(cfg)
     state = {n: t.detach().to("cpu", torch.float32).contiguous().numpy() for n, t in decoder.state_dict().items()}
-    state = magnitude_prune(state, float(cfg.prune))
+    state = magnitude_prune(state, prune)
     tensors = [code_tensor(n, a, *tensor_plan(n, a.ndim, cfg)) for n, a in state.items()]
     return CompressedModel(video=video, model={"name": model_name, **arch}, tensors=tensors, extra=extra or {})
 

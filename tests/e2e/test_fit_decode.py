@@ -113,3 +113,16 @@ def test_fit_from_png_folder_and_sweep(tmp_path, capsys):
     assert bits == [6, 8]
     sizes = {json.loads((b.parent / "summary.json").read_text())["bits"]: b.stat().st_size for b in bins}
     assert sizes[6] < sizes[8]
+
+
+def test_full_pipeline_and_a_rate_target(tiny_clip, tmp_path):
+    nosize = [t for t in TINY if not t.startswith("model.size_m")]
+    s = api.fit(tiny_clip, nosize + ["compress=full", "compress.prune_epochs=3", "compress.qat_epochs=3",
+                                     "compress.lmbda=0.001", "compress.target_kb=9"],
+                outputs_root=tmp_path / "o", show_progress=False)
+    assert abs(s["bytes"] - 9000) <= 0.05 * 9000
+    assert s["prune"] >= 0.3 and s["bits"] == 6
+    run = Path(s["run_dir"]) / "checkpoints"
+    assert (run / "prune.pt").is_file() and (run / "qat.pt").is_file()
+    assert video_psnr(__import__("inr_codec.decode.reference", fromlist=["x"]).decode_frames(
+        container.read(s["file"])), read_video(str(tiny_clip)).frames) == pytest.approx(s["psnr"], abs=1e-9)

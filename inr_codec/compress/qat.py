@@ -1,0 +1,84 @@
+"""Quantization-aware fine-tuning: fake quantization with the file's exact quantizer.
+
+``FakeQuant`` maps a weight to ``round(w / scale) · scale`` with the per-channel
+``scale = max|w_c| / (2^(bits-1) − 1)`` that ``compress.quantize`` uses, so after
+fine-tuning the stored symbols are exactly the ones training saw. Gradients pass
+straight through the rounding (straight-through estimator); with ``noise=True`` the
+rounding is replaced by additive uniform noise in [−scale/2, scale/2) (a smoother
+surrogate used early in fine-tuning).
+
+``rate_bits`` is a differentiable estimate of a tensor's coded size,
+Σ log2(1 + |w / scale|) + 1 per element, which tracks the length of an
+Exp-Golomb-like code for the symbols and so rewards small symbols; ``compress.lmbda``
+weights it against the distortion.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+from torch.nn.utils import parametrize
+
+from .pipeline import tensor_plan
+
+
+def _scale(w: torch.Tensor, bits: int, axis: int) -> torch.Tensor:
+    qmax = 2 ** (bits - 1) - 1
+    if axis == -1 or w.ndim <= 1:
+        amax = w.detach().abs().max()
+        return (amax / qmax).clamp_min(1e-12)
+    dims = tuple(i for i in range(w.ndim) if i != axis)
+    amax = w.detach().abs().amax(dim=dims, keepdim=True)
+    return (amax / qmax).clamp_min(1e-12)
+
+
+class FakeQuant(nn.Module):
+    def __init__(self, bits: int, axis: int):
+        super().__init__()
+        self.bits, self.axis, self.noise = bits, axis, False
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        s = _scale(w, self.bits, self.axis)
+        qmax = 2 ** (self.bits - 1) - 1
+        if self.noise and self.training:
+            return w + (torch.rand_like(w) - 0.5) * s
+        q = torch.clamp(torch.round(w / s), -qmax, qmax) * s
+        return w + (q - w).detach()  # straight-through
+
+
+def attach(decoder: nn.Module, cfg) -> list[FakeQuant]:
+    """Fake-quantize every stored tensor of ``decoder`` with the bits the file will use."""
+    quants = []
+    for mod_name, mod in list(decoder.named_modules()):
+        if "parametrizations" in mod_name:
+            continue  # the internals of an existing parametrization (e.g. a pruning mask)
+        names = [n for n, _ in mod.named_parameters(recurse=False)]
+        if parametrize.is_parametrized(mod):
+            names += list(mod.parametrizations.keys())  # masked weights: quantize after the mask
+        for name in names:
+            p = getattr(mod, name)
+            full = f"{mod_name}.{name}" if mod_name else name
+            bits, axis = tensor_plan(full, p.ndim, cfg)
+            fq = FakeQuant(bits, axis)
+            parametrize.register_parametrization(mod, name, fq)
+            quants.append(fq)
+    return quants
+
+
+def set_noise(quants: list[FakeQuant], on: bool) -> None:
+    for q in quants:
+        q.noise = on
+
+
+def rate_bits(decoder: nn.Module, cfg) -> torch.Tensor:
+    """Differentiable estimate of the coded bits of every stored tensor (see module doc)."""
+    total = None
+    for mod_name, mod in decoder.named_modules():
+        if not parametrize.is_parametrized(mod):
+            continue
+        for name in mod.parametrizations.keys():
+            w = getattr(mod, name)  # masked and fake-quantized: what the file will hold
+            full = f"{mod_name}.{name}" if mod_name else name
+            bits, axis = tensor_plan(full, w.ndim, cfg)
+            r = torch.log2(1.0 + (w / _scale(w, bits, axis)).abs()).sum() + w.numel()
+            total = r if total is None else total + r
+    return total if total is not None else torch.zeros(())

@@ -1,0 +1,83 @@
+"""The phases after fitting that make the network cheap to store:
+
+    fit → prune + fine-tune (``compress.prune``, ``compress.prune_epochs``)
+        → quantization-aware fine-tune (``compress.qat_epochs``, with the rate term ``compress.lmbda``)
+
+Both fine-tune the decoder alone, exactly what the file stores (HNeRV's embeddings
+included, which become trainable values here; its encoder is no longer needed).
+Each phase is a Trainer run with its own checkpoint, so an interrupted run resumes
+inside the phase it was in.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from omegaconf import OmegaConf
+
+from ..compress import prune, qat
+from ..data import FrameSet
+from .trainer import Trainer
+
+log = logging.getLogger("inr_codec.train")
+
+
+class DecoderFit(nn.Module):
+    """Trains a decoder on frame indices (the fitting model's interface)."""
+
+    def __init__(self, decoder: nn.Module):
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, idx: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decoder(idx)
+
+
+def _phase_cfg(train_cfg, epochs: int, lr: float):
+    c = OmegaConf.to_container(train_cfg, resolve=True)
+    c.update(epochs=int(epochs), lr=float(lr), budget_s=None, warmup=0.05)
+    return OmegaConf.create(c)
+
+
+def _run(name: str, decoder: nn.Module, frames: FrameSet, cfg, epochs: int, *, run_dir: Path | None, seed: int,
+         fingerprint: dict, show_progress: bool, resume: bool, extra_loss=None) -> float:
+    trainer = Trainer(DecoderFit(decoder), frames, _phase_cfg(cfg.train, epochs, cfg.compress.finetune_lr),
+                      seed=seed, run_dir=run_dir, fingerprint=fingerprint, show_progress=show_progress,
+                      phase=name, extra_loss=extra_loss)
+    if resume and trainer.checkpoint_path is not None and trainer.checkpoint_path.is_file():
+        trainer.resume(trainer.checkpoint_path)
+    return trainer.fit().elapsed_s
+
+
+def compression_phases(decoder: nn.Module, frames: FrameSet, cfg, *, run_dir: Path | None = None, seed: int = 0,
+                       fingerprint: dict | None = None, show_progress: bool = True, resume: bool = False,
+                       prune_fraction: float | None = None) -> float:
+    """Prune, fine-tune and quantization-aware fine-tune ``decoder`` in place; returns the seconds spent.
+
+    ``prune_fraction`` overrides ``compress.prune`` (a rate target decides it).
+    """
+    c = cfg.compress
+    fraction = float(c.prune) if prune_fraction is None else float(prune_fraction)
+    kw = dict(run_dir=run_dir, seed=seed, fingerprint=fingerprint or {}, show_progress=show_progress, resume=resume)
+    seconds = 0.0
+    if fraction <= 0 and int(c.qat_epochs) <= 0:
+        return seconds
+    for p in decoder.parameters():
+        p.requires_grad_(True)
+    if fraction > 0:
+        n = prune.apply_masks(decoder, fraction)
+        log.info("pruned %d weights (%.1f%%)", n, 100 * fraction)
+        if int(c.prune_epochs) > 0:
+            seconds += _run("prune", decoder, frames, cfg, int(c.prune_epochs), **kw)
+    if int(c.qat_epochs) > 0:
+        qat.attach(decoder, c)
+        extra = None
+        if float(c.lmbda) > 0:
+            pixels = len(frames) * frames.height * frames.width
+            extra = lambda: float(c.lmbda) * qat.rate_bits(decoder, c) / pixels  # noqa: E731 (bpp estimate)
+        seconds += _run("qat", decoder, frames, cfg, int(c.qat_epochs), extra_loss=extra, **kw)
+    prune.bake(decoder)
+    decoder.eval()
+    return seconds
