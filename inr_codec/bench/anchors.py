@@ -56,6 +56,7 @@ class AnchorPoint:
     bpp: float
     encode_s: float
     decoded: np.ndarray = field(repr=False)
+    reported: str = ""  # the encoder's own settings string, where it writes one
 
 
 def parse_codecs(spec: str) -> list[Encoder]:
@@ -122,6 +123,7 @@ def encode_decode(frames: np.ndarray, fps: Fraction, enc: Encoder, crf: int) -> 
     cc.framerate = fps
     cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc = 1, 1, 1, 1  # bt709, tv
     cc.options = {**enc.options, "crf": str(crf)}
+    cc.thread_type = "AUTO"  # frame threads as the ffmpeg CLI uses (PyAV's default, slices, costs x264 bits)
     packets = []
     t0 = time.perf_counter()
     for i, rgb in enumerate(frames):
@@ -148,4 +150,15 @@ def encode_decode(frames: np.ndarray, fps: Fraction, enc: Encoder, crf: int) -> 
     if len(out) != t:
         raise RuntimeError(f"{enc.codec} crf {crf}: {t} frames encoded but {len(out)} decoded")
     decoded = np.ascontiguousarray(np.stack(out))
-    return AnchorPoint(enc.key, crf, nbytes, 8.0 * nbytes / (w * h * t), encode_s, decoded)
+    return AnchorPoint(enc.key, crf, nbytes, 8.0 * nbytes / (w * h * t), encode_s, decoded,
+                       reported_options(extradata + (bytes(packets[0]) if packets else b"")))
+
+
+def reported_options(data: bytes) -> str:
+    """The settings string x264 and x265 write into their first SEI message ('' if none)."""
+    for tag in (b"options: ", b"x265 ("):
+        i = data.find(tag)
+        if i >= 0:
+            end = data.find(b"\x00", i)
+            return data[i:end if end > 0 else i + 2000].decode("ascii", "replace")[:2000]
+    return ""

@@ -151,6 +151,8 @@ def run(video_path, *, codecs: str = "x264,x265,av1", crfs: list[str] | None = N
                        "bytes": p.bytes, "bpp": p.bpp, **m, "encode_s": round(p.encode_s, 3),
                        "settings": json.dumps(A.settings(enc, crf)["options"], sort_keys=True), "source": ""}
                 rows.append(row)
+                if p.reported:
+                    encoder_settings[enc.key].setdefault("reported_by_encoder", {})[str(crf)] = p.reported
                 progress(f"{enc.label:<18} crf {crf:>2}: {p.bytes:>9,} bytes {p.bpp:.4f} bpp "
                          f"PSNR {m.get('psnr', float('nan')):.2f} dB  ({p.encode_s:.1f} s)")
     for label, pts in inr_specs:

@@ -73,6 +73,10 @@ def test_bench_writes_csv_bd_table_and_plot(clip, tmp_path, capsys):
     settings = json.loads((out / "bench.json").read_text())["encoders"]
     assert settings["x264"]["options"]["preset"] == "veryslow" and settings["x265"]["options"]["preset"] == "slow"
     assert settings["av1"]["options"]["preset"] == "6" and settings["x264"]["pix_fmt"] == "yuv420p"
+    # What the encoders say they did: veryslow's motion search and frame (not slice) threads; slow's rd=4.
+    x264_said = settings["x264"]["reported_by_encoder"]["24"]
+    assert "subme=10" in x264_said and "sliced_threads=0" in x264_said and "crf=24.0" in x264_said
+    assert " rd=4 " in settings["x265"]["reported_by_encoder"]["36"]
 
 
 def test_bench_rejects_bad_arguments(clip, tmp_path, capsys):
