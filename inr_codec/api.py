@@ -290,11 +290,21 @@ def info(model_file: str | Path) -> dict:
                   "colour": v.colour, "source_pix_fmt": v.source_pix_fmt},
         "model": cm.model,
         "params": sum(int(np.prod(t.shape)) for t in cm.tensors if t.name != "embeddings"),
-        "tensors": [{"name": t.name, "shape": list(t.shape), "bits": t.bits, "coder": t.coder,
-                     "payload_bytes": len(t.payload)} for t in cm.tensors],
+        "tensors": [_tensor_report(t) for t in cm.tensors],
         "sections": [{"name": n, "bytes": b} for n, b in container.section_sizes(path)],
         "extra": cm.extra,
     }
+
+
+def _tensor_report(t) -> dict:
+    """One tensor's rate: the file's actual bytes against the ideal (entropy) and a Huffman code."""
+    from .compress.codec import decode_symbols
+    from .compress.entropy import estimate_bits, huffman_bits, table_bytes
+    symbols = decode_symbols(t)
+    return {"name": t.name, "shape": list(t.shape), "bits": t.bits, "coder": t.coder,
+            "payload_bytes": len(t.payload), "table_bytes": table_bytes(t.frequencies),
+            "entropy_bytes": round(estimate_bits(symbols) / 8, 1), "huffman_bytes": -(-huffman_bits(symbols) // 8),
+            "zeros": round(float(np.mean(symbols == 0)) if symbols.size else 0.0, 4)}
 
 
 def evaluate(model_file: str | Path, ref: str | Path, *, overrides=(), device: str = "auto",

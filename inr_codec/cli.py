@@ -139,10 +139,17 @@ def cmd_info(a) -> None:
     print("sections")
     for s in r["sections"]:
         print(f"  {s['name']:<40} {s['bytes']:>10,} bytes")
-    print("tensors")
+    print("tensors (bytes: coded payload + table as stored; entropy = ideal code for the symbols; huffman = a "
+          "Huffman code of them, table not counted)")
+    print(f"  {'name':<36} {'shape':>14} {'bits':>4} {'zeros':>6} {'coder':>5} {'payload':>9} {'table':>6} "
+          f"{'entropy':>9} {'huffman':>9}")
     for t in r["tensors"]:
         shape = "x".join(map(str, t["shape"]))
-        print(f"  {t['name']:<40} {shape:>16} {t['bits']:>2} bits {t['coder']:>5} {t['payload_bytes']:>9,} bytes")
+        print(f"  {t['name']:<36} {shape:>14} {t['bits']:>4} {t['zeros']:>6.1%} {t['coder']:>5} "
+              f"{t['payload_bytes']:>9,} {t['table_bytes']:>6,} {t['entropy_bytes']:>9,.0f} {t['huffman_bytes']:>9,}")
+    tot = {k: sum(t[k] for t in r["tensors"]) for k in ("payload_bytes", "table_bytes", "entropy_bytes", "huffman_bytes")}
+    print(f"  {'all tensors':<36} {'':>14} {'':>4} {'':>6} {'':>5} {tot['payload_bytes']:>9,} {tot['table_bytes']:>6,} "
+          f"{tot['entropy_bytes']:>9,.0f} {tot['huffman_bytes']:>9,}")
 
 
 def cmd_eval(a) -> None:

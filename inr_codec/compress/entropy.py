@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 
 import constriction
+import heapq
+
 import numpy as np
 
 from ..container import format as fmt
@@ -44,6 +46,22 @@ def estimate_bits(symbols: np.ndarray) -> float:
     _, counts = np.unique(symbols, return_counts=True)
     p = counts / symbols.size
     return float(-np.sum(counts * np.log2(p)))
+
+
+def huffman_bits(symbols: np.ndarray) -> int:
+    """Bits a Huffman code built for these symbols would take (the table not counted), for comparison."""
+    _, counts = np.unique(np.asarray(symbols).reshape(-1), return_counts=True)
+    if counts.size <= 1:
+        return int(counts.sum())  # one distinct symbol: one bit each in a Huffman code
+    # Each merge of the two lightest nodes adds one bit to every symbol beneath: total = sum of merged weights.
+    heap = [int(c) for c in counts]
+    heapq.heapify(heap)
+    total = 0
+    while len(heap) > 1:
+        merged = heapq.heappop(heap) + heapq.heappop(heap)
+        total += merged
+        heapq.heappush(heap, merged)
+    return total
 
 
 def _check_symbols(symbols: np.ndarray, bits: int) -> np.ndarray:
