@@ -8,7 +8,8 @@ to RGB by the same function the video readers use (``inr_codec.io.pyav._to_rgb``
 bilinear chroma upsampling, the stream's matrix and range). The rate is
 ``bpp = 8 × (sum of packet bytes + extradata bytes) / (width × height × frames)``.
 Odd widths or heights are padded by repeating the last column/row for the encoder (4:2:0
-needs even sizes) and cropped after decoding; the pixel count in bpp is the source's.
+needs even sizes; libx265 gets multiples of 8 and at least 64x64, as it corrupts the heap on
+some smaller frames) and cropped after decoding; the pixel count in bpp is the source's.
 """
 from __future__ import annotations
 
@@ -36,13 +37,15 @@ class Encoder:
     crfs: tuple       # default CRF list
     crf_range: tuple  # valid CRF values
     label: str
+    align: int = 2    # the encoder gets frames padded to a multiple of this...
+    min_side: int = 0  # ...and to at least this many pixels each way
 
 
 ENCODERS = {
     "x264": Encoder("x264", "libx264", "h264", {"preset": "veryslow"}, (22, 27, 32, 37, 42, 47), (0, 51),
                     "x264 veryslow"),
     "x265": Encoder("x265", "libx265", "hevc", {"preset": "slow", "x265-params": "log-level=error"},
-                    (22, 27, 32, 37, 42, 47), (0, 51), "x265 slow"),
+                    (22, 27, 32, 37, 42, 47), (0, 51), "x265 slow", 8, 64),  # see the module docstring
     "av1": Encoder("av1", "libsvtav1", "libdav1d", {"preset": "6"}, (24, 34, 44, 52, 58, 63), (1, 63),
                    "SVT-AV1 preset 6"),
 }
@@ -115,7 +118,7 @@ def encode_decode(frames: np.ndarray, fps: Fraction, enc: Encoder, crf: int) -> 
     """Encode uint8 RGB frames (T, H, W, 3) at one CRF, decode them back to RGB; see the module docstring."""
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner unless told errors only
     t, h, w, _ = frames.shape
-    ph, pw = h + h % 2, w + w % 2
+    ph, pw = (max(-(-n // enc.align) * enc.align, enc.min_side) for n in (h, w))
     fps = Fraction(fps)
     cc = av.CodecContext.create(enc.codec, "w")
     cc.width, cc.height, cc.pix_fmt = pw, ph, PIX_FMT

@@ -89,3 +89,13 @@ def test_bench_rejects_bad_arguments(clip, tmp_path, capsys):
     bad.write_text(json.dumps({"bytes": 1, "bpp": 0.1, "psnr": 30, "frames": 9, "width": 64, "height": 48}))
     assert main(["bench", str(clip), "--codecs", "x264", "--inr", str(bad), "-o", str(tmp_path)]) == 2
     assert "fitted on" in capsys.readouterr().err
+
+
+def test_anchors_keep_odd_sizes_and_count_the_source_pixels():
+    from inr_codec.bench.anchors import ENCODERS, encode_decode
+    frames = moving_gradient(3, 23, 37)
+    for key in ("x264", "x265", "av1"):
+        p = encode_decode(frames, Fraction(25), ENCODERS[key], 30)
+        assert p.decoded.shape == frames.shape
+        assert p.bpp == pytest.approx(8 * p.bytes / (37 * 23 * 3))
+        assert np.abs(p.decoded.astype(int) - frames).mean() < 20  # it is the same picture
