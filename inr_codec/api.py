@@ -23,7 +23,7 @@ from .data import FrameSet
 from .decode.reference import build_decoder, decode_batches, decode_frames
 from .errors import BackendError, InputError
 from .io import Video, probe_video, read_video, write_video
-from .metrics import video_psnr
+from .metrics import frame_mse, psnr_from_mse, video_psnr
 from .models import get_model_class
 from .resources import check_fit_memory
 from .runs import attach_log, check_writable, detach_log, new_run_dir, write_json
@@ -168,10 +168,10 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
         nbytes = container.write(model_file, cm)
         # The figure we report is measured by decoding the file we wrote, not the model in memory.
         written = container.read(model_file)
-        psnr_file = video_psnr(decode_frames(written, device=device), video.frames)
+        psnr_file, msssim_file = _measure_file(written, video.frames, device)
         summary = {
             "file": str(model_file), "bytes": nbytes, "bpp": bpp(nbytes, meta), "psnr": psnr_file,
-            "psnr_before_compression": psnr_fp32, "frames": meta.frames, "width": meta.width,
+            "psnr_before_compression": psnr_fp32, "msssim": msssim_file, "frames": meta.frames, "width": meta.width,
             "height": meta.height, "fps": str(meta.fps), "params": model.decoder_params(),
             "stored_values": sum(int(np.prod(t.shape)) for t in cm.tensors),
             "fit_seconds": round(state.elapsed_s + finetune_s, 2), "epochs": state.epoch,
@@ -185,6 +185,20 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
         return summary
     finally:
         detach_log(handler)
+
+
+@torch.no_grad()
+def _measure_file(cm: CompressedModel, source: np.ndarray, device) -> tuple[float, float]:
+    """(PSNR, MS-SSIM) of a file's decoded frames against the source, one batch in memory at a time."""
+    from .metrics import ms_ssim
+    psnrs, ssims, start = [], [], 0
+    for batch in decode_batches(cm, device=device):
+        ref = source[start:start + len(batch)]
+        psnrs.append(psnr_from_mse(frame_mse(batch, ref)))
+        to_t = lambda x: torch.from_numpy(x).permute(0, 3, 1, 2).float().div_(255)  # noqa: E731
+        ssims.append(ms_ssim(to_t(batch), to_t(ref)).numpy())
+        start += len(batch)
+    return float(np.mean(np.concatenate(psnrs))), float(np.mean(np.concatenate(ssims)))
 
 
 def _size_for_target(settings: dict, target: int, ccfg, video: Video) -> float:

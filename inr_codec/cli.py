@@ -106,12 +106,20 @@ def cmd_fit(a) -> None:
     jobs = expand(overrides) if a.multirun else [overrides]
     if a.multirun and a.out:
         raise InputError("-o names one file; a sweep writes one model per run directory, so drop -o")
+    summaries = []
     for n, job in enumerate(jobs):
         if a.multirun:
             print(f"[{n + 1}/{len(jobs)}] {' '.join(job)}", flush=True)
         summary = api.fit(video, job, out=a.out, resume=a.resume, outputs_root=a.outputs,
                           show_progress=not a.quiet)
         _print_fit(summary)
+        summaries.append(summary)
+    if a.multirun:
+        import datetime as dt
+        from .sweep import write_results
+        folder = Path(a.outputs) / "sweeps" / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+        csv_path, png = write_results(folder, jobs, summaries)
+        print(f"sweep: {len(jobs)} runs, results in {csv_path}" + (f" and {png}" if png else ""))
 
 
 def cmd_decode(a) -> None:

@@ -21,3 +21,38 @@ def expand(overrides: list[str]) -> list[list[str]]:
         else:
             axes.append([f"{key}={o.get_value_element_as_str()}"])
     return [list(job) for job in itertools.product(*axes)]
+
+
+COLUMNS = ["job", "overrides", "model", "params", "bits", "prune", "bytes", "bpp", "psnr", "msssim",
+           "psnr_before_compression", "fit_seconds", "file"]
+
+
+def write_results(folder, jobs: list[list[str]], summaries: list[dict]) -> tuple[str, str | None]:
+    """One CSV row per job (bpp, PSNR, MS-SSIM, ...) and an RD plot PNG; returns their paths.
+
+    The plot needs matplotlib; without it the CSV is still written and the plot path is None.
+    """
+    import csv
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path = folder / "sweep.csv"
+    with open(csv_path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        for n, (job, s) in enumerate(zip(jobs, summaries)):
+            w.writerow({"job": n, "overrides": " ".join(job), **{k: s.get(k) for k in COLUMNS[2:]}})
+    try:
+        from .bench.plots import rd_plot
+        png = folder / "rd_psnr.png"
+        curves: dict[str, dict] = {}
+        for s in summaries:  # one curve per model and pruning setting, points along bits/size
+            c = curves.setdefault(f"{s['model']} prune {s.get('prune', 0):g}",
+                                  {"kind": "inr", "bpp": [], "psnr": []})
+            c["bpp"].append(s["bpp"])
+            c["psnr"].append(s["psnr"])
+        rd_plot(png, [dict(c, label=k) for k, c in curves.items()], "psnr", title="inrcodec sweep")
+        return str(csv_path), str(png)
+    except InputError:  # matplotlib missing
+        return str(csv_path), None

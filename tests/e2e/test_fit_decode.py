@@ -113,6 +113,13 @@ def test_fit_from_png_folder_and_sweep(tmp_path, capsys):
     assert bits == [6, 8]
     sizes = {json.loads((b.parent / "summary.json").read_text())["bits"]: b.stat().st_size for b in bins}
     assert sizes[6] < sizes[8]
+    import csv
+    (sweep,) = (tmp_path / "runs" / "sweeps").iterdir()
+    rows = list(csv.DictReader(open(sweep / "sweep.csv")))
+    assert [r["overrides"].split()[-1] for r in rows] == ["compress.bits=6", "compress.bits=8"]
+    assert sorted(int(r["bytes"]) for r in rows) == sorted(sizes.values())
+    assert all(0 < float(r["msssim"]) <= 1 for r in rows)
+    assert (sweep / "rd_psnr.png").stat().st_size > 1000
 
 
 def test_full_pipeline_and_a_rate_target(tiny_clip, tmp_path):
