@@ -23,6 +23,7 @@ def build_decoder(cm: CompressedModel, device="cpu", dtype: str = "fp32") -> tor
         raise ContainerError(f"the file's model '{name}' is not known to this inrcodec; upgrade inrcodec") from None
     arch = {k: v for k, v in cm.model.items() if k != "name"}
     try:
+        check_shapes(cm, cls, arch)
         decoder = cls.Decoder(arch)
         decoder.load_state_dict(decoder_state(cm), strict=True)
     except (KeyError, TypeError, RuntimeError, ValueError) as e:
@@ -31,6 +32,24 @@ def build_decoder(cm: CompressedModel, device="cpu", dtype: str = "fp32") -> tor
     if dtype not in DTYPES:
         raise InputError(f"unknown dtype '{dtype}'; choose one of: {', '.join(DTYPES)}")
     return decoder.to(device=device, dtype=DTYPES[dtype]).eval()
+
+
+def check_shapes(cm: CompressedModel, cls, arch: dict) -> None:
+    """Refuse, before allocating anything, a file whose tensors do not match its architecture
+    or whose network would not fit in memory (a crafted file must not exhaust the machine)."""
+    from ..resources import available_memory
+    with torch.device("meta"):  # shapes only: no memory, no initialisation
+        expected = {n: tuple(t.shape) for n, t in cls.Decoder(arch).state_dict().items()}
+    stored = {t.name: tuple(t.shape) for t in cm.tensors}
+    if stored != expected:
+        odd = sorted(set(stored.items()) ^ set(expected.items()))[:1]
+        raise ContainerError(f"the file's tensors do not fit its {cm.model.get('name')} architecture "
+                             f"(first difference: {odd[0][0]} {odd[0][1]})")
+    need = 8 * sum(int(np.prod(shape, dtype=np.int64)) for shape in stored.values())  # symbols + floats
+    free = available_memory()
+    if free is not None and need > free:
+        raise ContainerError(f"the file's network needs {need / 2**30:.1f} GiB to load but only "
+                             f"{free / 2**30:.1f} GiB is free")
 
 
 def to_uint8(frames: torch.Tensor, cm: CompressedModel) -> np.ndarray:
