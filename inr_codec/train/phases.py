@@ -10,6 +10,7 @@ inside the phase it was in.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from omegaconf import OmegaConf
 
 from ..compress import prune, qat
 from ..data import FrameSet
+from .checkpoint import load_checkpoint
 from .trainer import Trainer
 
 log = logging.getLogger("inr_codec.train")
@@ -41,13 +43,32 @@ def _phase_cfg(train_cfg, epochs: int, lr: float):
     return OmegaConf.create(c)
 
 
+def state_digest(module: nn.Module) -> str:
+    """A hash of every tensor's values: what a phase started from."""
+    h = hashlib.sha1()  # noqa: S324 (identity, not security)
+    for name, t in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def _run(name: str, decoder: nn.Module, frames: FrameSet, cfg, epochs: int, *, run_dir: Path | None, seed: int,
          fingerprint: dict, show_progress: bool, resume: bool, extra_loss=None) -> float:
+    # A phase's checkpoint is only valid for the same starting weights and compression settings:
+    # if an earlier phase ran on (a resume with more epochs, say), this phase starts over.
+    fingerprint = dict(fingerprint, start=state_digest(decoder),
+                       compress=repr(sorted(OmegaConf.to_container(cfg.compress, resolve=True).items())))
     trainer = Trainer(DecoderFit(decoder), frames, _phase_cfg(cfg.train, epochs, cfg.compress.finetune_lr),
                       seed=seed, run_dir=run_dir, fingerprint=fingerprint, show_progress=show_progress,
                       phase=name, extra_loss=extra_loss)
-    if resume and trainer.checkpoint_path is not None and trainer.checkpoint_path.is_file():
-        trainer.resume(trainer.checkpoint_path)
+    path = trainer.checkpoint_path
+    if resume and path is not None and path.is_file():
+        theirs = load_checkpoint(path).get("fingerprint", {})
+        if all(theirs.get(k) == v for k, v in fingerprint.items()):
+            trainer.resume(path)
+        else:
+            log.info("%s is stale (the weights or settings it started from changed); running the %s phase again",
+                     path, name)
     return trainer.fit().elapsed_s
 
 

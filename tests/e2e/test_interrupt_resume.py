@@ -180,3 +180,18 @@ def test_sigterm_then_kill_9_then_resume(clean, tmp_path):
     assert Path(summary["file"]) == out and summary["epochs"] == state["epoch"] + 1
     assert container.read(out).video.frames == 6 and out.read_bytes() != clean_file.read_bytes()
     assert not list((run_dir / "checkpoints").glob(".ckpt-*"))  # a killed write's temporary is cleaned up
+
+
+def test_resume_with_more_epochs_reruns_the_later_phases(tiny_clip, tmp_path):
+    """A phase checkpoint made from other starting weights must not be loaded (it would restore the old model)."""
+    from inr_codec import api
+    from tests.conftest import TINY
+    phases = ["compress.prune=0.2", "compress.prune_epochs=2", "compress.qat_epochs=2"]
+    first = api.fit(tiny_clip, TINY + phases + ["train.epochs=3"], outputs_root=tmp_path / "o", show_progress=False)
+    old = Path(first["file"]).read_bytes()
+    again = api.fit(None, ["train.epochs=6"], resume=first["run_dir"], show_progress=False)
+    assert again["epochs"] == 6
+    assert again["psnr_before_compression"] != first["psnr_before_compression"]
+    assert Path(again["file"]).read_bytes() != old
+    log = (Path(first["run_dir"]) / "fit.log").read_text()
+    assert "running the prune phase again" in log and "running the qat phase again" in log
