@@ -15,9 +15,9 @@ import torch
 from omegaconf import OmegaConf
 
 from . import __version__, container
-from .compress.pipeline import check_settings, compress_decoder
+from .compress.pipeline import compress_decoder
 from .compress.target import plan_params, prune_to_target, target_bytes
-from .config import check_train, compose, model_settings, parse_fps
+from .config import compose, model_settings, parse_fps, validate
 from .container.records import CompressedModel, VideoMeta
 from .data import FrameSet
 from .decode.reference import build_decoder, decode_batches, decode_frames
@@ -98,8 +98,7 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
         out = out if out is not None else state.get("out")
     video_path = Path(video_path) if video_path is not None else sample_clip()
     cfg = compose(overrides)
-    check_train(cfg)
-    check_settings(cfg.compress)
+    validate(cfg)
     device = resolve_device(cfg.device)
     out_path = Path(out) if out is not None else None
     if out_path is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -104,6 +105,8 @@ def cmd_fit(a) -> None:
     from .sweep import expand
     video, overrides = split_fit_args(a.args)
     jobs = expand(overrides) if a.multirun else [overrides]
+    if a.multirun and a.resume:
+        raise InputError("--resume continues one run; it cannot be combined with a -m sweep")
     if a.multirun and a.out:
         raise InputError("-o names one file; a sweep writes one model per run directory, so drop -o")
     summaries = []
@@ -235,6 +238,17 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
+    except OSError as e:  # an output the user named cannot be written (or an input read)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"inrcodec: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # a bug: one line by default, the traceback on request
+        if os.environ.get("INRCODEC_DEBUG"):
+            raise
+        first = (str(e).strip().splitlines() or [""])[0]
+        print(f"inrcodec: internal error: {e.__class__.__name__}: {first} (set INRCODEC_DEBUG=1 for the "
+              f"traceback, and please report it)", file=sys.stderr)
+        return 1
     return 0
 
 

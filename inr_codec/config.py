@@ -64,13 +64,61 @@ def parse_fps(value) -> Fraction | None:
     return f
 
 
-def check_train(cfg: DictConfig) -> None:
-    t = cfg.train
-    if not isinstance(t.epochs, int) or t.epochs < 1:
-        raise InputError(f"train.epochs={t.epochs} must be a whole number >= 1")
-    if t.budget_s is not None and (not isinstance(t.budget_s, (int, float)) or t.budget_s <= 0):
-        raise InputError(f"train.budget_s={t.budget_s} must be a positive number of seconds")
-    if not isinstance(t.batch_size, int) or t.batch_size < 1:
-        raise InputError(f"train.batch_size={t.batch_size} must be a whole number >= 1")
-    if not isinstance(t.lr, (int, float)) or t.lr <= 0:
-        raise InputError(f"train.lr={t.lr} must be a positive number")
+# key: (kind, lowest, highest, None allowed); "int" and "num" exclude booleans; bounds are inclusive.
+RULES = {
+    "seed": ("int", 0, 2**31 - 1, False),
+    "train.epochs": ("int", 1, 10**7, False),
+    "train.budget_s": ("num", 1e-3, 1e9, True),
+    "train.batch_size": ("int", 1, 10**5, False),
+    "train.lr": ("num", 1e-12, 10.0, False),
+    "train.warmup": ("num", 0.0, 0.99, False),
+    "train.weight_decay": ("num", 0.0, 10.0, False),
+    "train.checkpoint_every": ("int", 0, 10**7, False),
+    "train.log_every": ("int", 1, 10**7, False),
+    "compress.bits": ("int", 2, 16, False),
+    "compress.embed_bits": ("int", 2, 16, False),
+    "compress.bias_bits": ("int", 2, 16, False),
+    "compress.prune": ("num", 0.0, 0.99, False),
+    "compress.prune_epochs": ("int", 0, 10**7, False),
+    "compress.qat_epochs": ("int", 0, 10**7, False),
+    "compress.finetune_lr": ("num", 1e-12, 10.0, False),
+    "compress.lmbda": ("num", 0.0, 1e9, False),
+    "compress.target_kb": ("num", 1e-3, 1e9, True),
+    "compress.target_bpp": ("num", 1e-6, 1e4, True),
+    "model.blocks": ("int", 1, 8, False),
+    "model.latent_side": ("num", 1, 4096, False),
+    "model.ratio": ("num", 1.0, 8.0, False),
+    "model.min_channels": ("int", 1, 4096, False),
+    "model.embed_dim": ("int", 1, 1024, False),
+    "model.encoder_width": ("int", 1, 4096, False),
+    "model.kernel_min": ("int", 1, 15, False),
+    "model.kernel_max": ("int", 1, 15, False),
+    "model.kernel": ("int", 1, 15, False),
+    "model.pe_levels": ("int", 1, 1024, False),
+    "model.pe_base": ("num", 1.0, 100.0, False),
+    "model.mlp_hidden": ("int", 1, 65536, False),
+    "model.fc_channels": ("int", 1, 4096, False),
+    "data.start": ("int", 0, 10**9, False),
+    "data.max_frames": ("int", 1, 10**9, True),
+    "data.width": ("int", 1, 1 << 16, True),
+    "data.height": ("int", 1, 1 << 16, True),
+}
+ODD = ("model.kernel_min", "model.kernel_max", "model.kernel")  # 'same' padding needs odd kernels
+
+
+def validate(cfg: DictConfig) -> None:
+    """Check every setting's type and range before any work starts; one-line InputError otherwise."""
+    for key, (kind, lo, hi, nullable) in RULES.items():
+        if OmegaConf.select(cfg, key, default="<absent>") == "<absent>":
+            continue  # e.g. NeRV has no kernel_min
+        v = OmegaConf.select(cfg, key)
+        if v is None and nullable:
+            continue
+        ok_type = isinstance(v, int) if kind == "int" else isinstance(v, (int, float))
+        if isinstance(v, bool) or not ok_type or not lo <= v <= hi:
+            what = "a whole number" if kind == "int" else "a number"
+            raise InputError(f"{key}={v} is invalid: give {what} from {lo:g} to {hi:g}")
+        if key in ODD and v % 2 == 0:
+            raise InputError(f"{key}={v} must be odd (the convolutions pad by kernel // 2 on each side)")
+    if cfg.compress.get("target_kb") is not None and cfg.compress.get("target_bpp") is not None:
+        raise InputError("give compress.target_kb or compress.target_bpp, not both")

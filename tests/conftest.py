@@ -20,7 +20,7 @@ def pytest_report_header(config):
 
 
 # A fit small enough for CI: 3 upsampling blocks, a few thousand parameters, a few epochs.
-TINY = ["model.size_m=0.004", "model.blocks=3", "model.latent_side=2", "train.epochs=25",
+TINY = ["model.size_m=0.012", "model.blocks=3", "model.latent_side=2", "train.epochs=25",
         "train.batch_size=2", "train.checkpoint_every=10", "device=cpu"]
 
 

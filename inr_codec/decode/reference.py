@@ -18,20 +18,42 @@ def build_decoder(cm: CompressedModel, device="cpu", dtype: str = "fp32") -> tor
     """The decoder network with the file's dequantized tensors loaded."""
     name = cm.model.get("name")
     try:
+        if not isinstance(name, str):
+            raise InputError(name)
         cls = get_model_class(name)
     except InputError:
         raise ContainerError(f"the file's model '{name}' is not known to this inrcodec; upgrade inrcodec") from None
     arch = {k: v for k, v in cm.model.items() if k != "name"}
     try:
+        check_geometry(cm, arch)
         check_shapes(cm, cls, arch)
         decoder = cls.Decoder(arch)
         decoder.load_state_dict(decoder_state(cm), strict=True)
-    except (KeyError, TypeError, RuntimeError, ValueError) as e:
+    except ContainerError:
+        raise
+    except Exception as e:  # any inconsistency a crafted or damaged header can cause
         first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
         raise ContainerError(f"the file's tensors do not fit its {name} architecture: {first}") from None
     if dtype not in DTYPES:
         raise InputError(f"unknown dtype '{dtype}'; choose one of: {', '.join(DTYPES)}")
     return decoder.to(device=device, dtype=DTYPES[dtype]).eval()
+
+
+def check_geometry(cm: CompressedModel, arch: dict) -> None:
+    """The network's output must be the padded frame the header states, and the crop must lie inside it."""
+    v = cm.video
+    strides = arch.get("strides")
+    if not (isinstance(strides, list) and strides and all(isinstance(x, int) and 1 <= x <= 16 for x in strides)):
+        raise ContainerError(f"the file's architecture has invalid strides {strides!r}")
+    scale = int(np.prod(strides))
+    out_h, out_w = arch.get("h0", 0) * scale, arch.get("w0", 0) * scale
+    if (out_h, out_w) != (v.pad_height, v.pad_width):
+        raise ContainerError(f"the file's network outputs {out_w}x{out_h} but its header says {v.pad_width}x"
+                             f"{v.pad_height}")
+    if v.crop_left + v.width > v.pad_width or v.crop_top + v.height > v.pad_height:
+        raise ContainerError("the file's crop lies outside the network's output")
+    if arch.get("frames", v.frames) != v.frames:
+        raise ContainerError(f"the file's network holds {arch.get('frames')} frames but its header says {v.frames}")
 
 
 def check_shapes(cm: CompressedModel, cls, arch: dict) -> None:

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+log = logging.getLogger("inr_codec.models")
 
 
 class UpBlock(nn.Module):
@@ -74,6 +77,8 @@ def solve_width(make_module, budget: int, lo: int = 4, hi: int = 4096) -> int:
     def size(w: int) -> int:
         return count_params(lambda: make_module(w))
     if size(lo) > budget:
+        log.warning("the smallest network of this shape has %d parameters, more than the budget of %d; "
+                    "using it (lower model.blocks or give a larger model.size_m)", size(lo), budget)
         return lo
     while lo < hi:
         mid = (lo + hi + 1) // 2

@@ -29,3 +29,21 @@ def test_unknown_model_name_is_refused():
     cm.model["name"] = "vit"
     with pytest.raises(ContainerError, match="not known"):
         build_decoder(cm)
+
+
+@pytest.mark.parametrize("field,value,needle", [
+    ("frames", 10, "frames"), ("channels", [], "do not fit"), ("strides", [0], "strides"), ("h0", 7, "outputs"),
+])
+def test_inconsistent_headers_are_one_line_errors(field, value, needle):
+    cm = container.read(GOLDEN)
+    cm.model[field] = value
+    with pytest.raises(ContainerError, match=needle):
+        build_decoder(cm)
+
+
+def test_crop_outside_the_output_is_refused():
+    import dataclasses
+    cm = container.read(GOLDEN)
+    cm.video = dataclasses.replace(cm.video, width=cm.video.pad_width + 5)
+    with pytest.raises(ContainerError, match="crop"):
+        build_decoder(cm)
