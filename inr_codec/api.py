@@ -20,10 +20,9 @@ from .compress.target import plan_params, prune_to_target, target_bytes
 from .config import compose, model_settings, parse_fps, validate
 from .container.records import CompressedModel, VideoMeta
 from .data import FrameSet
-from .decode.reference import build_decoder, decode_batches, decode_frames
+from .decode.reference import build_decoder, decode_batches
 from .errors import BackendError, InputError
 from .io import Video, probe_video, read_video, write_video
-from .metrics import frame_mse, psnr_from_mse, video_psnr
 from .models import get_model_class
 from .resources import check_fit_memory
 from .runs import attach_log, check_writable, detach_log, new_run_dir, write_json
@@ -146,9 +145,8 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
         decoder = model.export_decoder(frames.batch)
         meta = VideoMeta(width=video.width, height=video.height, frames=video.num_frames, fps=Fraction(video.fps),
                          pad_width=pad_w, pad_height=pad_h, source_pix_fmt=video.source_pix_fmt)
-        fp32_frames = decode_frames_from(decoder, meta, device)
-        psnr_fp32 = video_psnr(fp32_frames, video.frames)
-        del fp32_frames
+        psnr_fp32 = _measure(CompressedModel(video=meta, model={}), video.frames, device, ("psnr",),
+                             decoder=decoder)["psnr"]
         notes = {"inrcodec": __version__, "epochs": state.epoch, "seed": int(cfg.seed)}
 
         def build(prune_fraction: float) -> CompressedModel:
@@ -167,7 +165,8 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
         nbytes = container.write(model_file, cm)
         # The figure we report is measured by decoding the file we wrote, not the model in memory.
         written = container.read(model_file)
-        psnr_file, msssim_file = _measure_file(written, video.frames, device)
+        measured = _measure(written, video.frames, device, ("psnr", "msssim"))
+        psnr_file, msssim_file = measured["psnr"], measured["msssim"]
         summary = {
             "file": str(model_file), "bytes": nbytes, "bpp": bpp(nbytes, meta), "psnr": psnr_file,
             "psnr_before_compression": psnr_fp32, "msssim": msssim_file, "frames": meta.frames, "width": meta.width,
@@ -187,17 +186,16 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
 
 
 @torch.no_grad()
-def _measure_file(cm: CompressedModel, source: np.ndarray, device) -> tuple[float, float]:
-    """(PSNR, MS-SSIM) of a file's decoded frames against the source, one batch in memory at a time."""
-    from .metrics import ms_ssim
-    psnrs, ssims, start = [], [], 0
-    for batch in decode_batches(cm, device=device):
-        ref = source[start:start + len(batch)]
-        psnrs.append(psnr_from_mse(frame_mse(batch, ref)))
-        to_t = lambda x: torch.from_numpy(x).permute(0, 3, 1, 2).float().div_(255)  # noqa: E731
-        ssims.append(ms_ssim(to_t(batch), to_t(ref)).numpy())
-        start += len(batch)
-    return float(np.mean(np.concatenate(psnrs))), float(np.mean(np.concatenate(ssims)))
+def _measure(cm: CompressedModel, source: np.ndarray, device, metrics, decoder=None) -> dict[str, float]:
+    """Mean metrics of the decoded frames against the source, one batch in memory at a time.
+
+    With ``decoder`` (an in-memory network) the frames are converted exactly as the file's are.
+    """
+    from .metrics.frames import FrameMeter
+    meter = FrameMeter(source, metrics, device=device)
+    for batch in decode_batches(cm, device=device, decoder=decoder):
+        meter.add(batch)
+    return meter.means()
 
 
 def _size_for_target(settings: dict, target: int, ccfg, video: Video) -> float:
@@ -210,17 +208,6 @@ def _size_for_target(settings: dict, target: int, ccfg, video: Video) -> float:
     embed_bits = per_frame * video.num_frames * int(ccfg.embed_bits)
     stored = int(embed_bits / max(int(ccfg.bits), 1))  # embeddings expressed in weight-equivalents
     return plan_params(target, ccfg, stored_overhead_values=stored)
-
-
-@torch.no_grad()
-def decode_frames_from(decoder: torch.nn.Module, meta: VideoMeta, device, batch_size: int = 8) -> np.ndarray:
-    """Frames from an in-memory decoder, converted exactly as the file's decoder converts them."""
-    from .decode.reference import to_uint8
-    stub = CompressedModel(video=meta, model={})
-    decoder.eval()
-    out = [to_uint8(decoder(torch.arange(s, min(s + batch_size, meta.frames), device=device)), stub)
-           for s in range(0, meta.frames, batch_size)]
-    return np.concatenate(out)
 
 
 def device_name(device: torch.device) -> str:

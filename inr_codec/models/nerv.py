@@ -5,7 +5,6 @@ import math
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .base import INRModel
 from .layers import OutputHead, UpBlock, channel_schedule, choose_strides, solve_width
