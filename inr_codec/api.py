@@ -22,11 +22,11 @@ from .container.records import CompressedModel, VideoMeta
 from .data import FrameSet
 from .decode.reference import build_decoder, decode_batches
 from .errors import BackendError, InputError
-from .io import Video, probe_video, read_video, write_video
+from .io import Video, check_output, probe_video, read_video, write_video
 from .models import get_model_class
 from .resources import check_fit_memory
 from .runs import attach_log, check_writable, detach_log, new_run_dir, write_json
-from .train import Trainer
+from .train import Trainer, distributed
 from .train.phases import compression_phases
 
 log = logging.getLogger("inr_codec")
@@ -84,6 +84,8 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
         resume: str | Path | None = None, outputs_root: str | Path = "outputs", show_progress: bool = True) -> dict:
     """Fit, compress and write model.bin; returns the summary (also written as summary.json)."""
     run_dir = None
+    if resume is not None and distributed.world_size() > 1:
+        raise InputError("--resume runs in one process; resume without torchrun (the checkpoint is rank 0's)")
     if resume is not None:
         run_dir = Path(resume)
         saved = run_dir / "config.yaml"
@@ -98,7 +100,8 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
     video_path = Path(video_path) if video_path is not None else sample_clip()
     cfg = compose(overrides)
     validate(cfg)
-    device = resolve_device(cfg.device)
+    device = distributed.init(resolve_device(cfg.device))  # under torchrun: join the group; cuda:LOCAL_RANK
+    main = distributed.is_main()  # only rank 0 writes (run directory, log, checkpoints, model.bin)
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         check_writable(out_path)
@@ -118,15 +121,16 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
     pad_h, pad_w = arch["h0"] * scale, arch["w0"] * scale
     frames = FrameSet(video.frames, pad_h, pad_w, device)
 
-    if run_dir is None:
+    if run_dir is None and main:
         run_dir = new_run_dir(Path(outputs_root), video_path.stem)
-    model_file = out_path or run_dir / "model.bin"
+    model_file = out_path or (run_dir / "model.bin" if main else None)
     record = {"video": str(video_path.resolve()), "overrides": list(overrides),
               "out": str(out_path) if out_path else None, "version": __version__,
               "config": OmegaConf.to_container(cfg, resolve=True)}
-    if resume is None:
+    if resume is None and main:
         OmegaConf.save(OmegaConf.create(record), run_dir / "config.yaml")
-    handler = attach_log(run_dir)
+    handler = attach_log(run_dir) if main else None
+    show_progress = show_progress and main
     try:
         log.info("inrcodec %s: fitting %s (%dx%d, %d frames, %s fps) with %s, %d decoder parameters, on %s",
                  __version__, video_path, video.width, video.height, video.num_frames, video.fps,
@@ -135,7 +139,7 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
         fingerprint = _fingerprint(video, cfg, arch)
         trainer = Trainer(model, frames, cfg.train, seed=int(cfg.seed), run_dir=run_dir,
                           fingerprint=fingerprint, show_progress=show_progress)
-        ckpt = run_dir / "checkpoints" / "fit.pt"
+        ckpt = run_dir / "checkpoints" / "fit.pt" if main else None
         if resume is not None and ckpt.is_file():
             trainer.resume(ckpt)
         if resume is not None:  # only now: a refused resume leaves the run's config as it was
@@ -146,7 +150,7 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
         meta = VideoMeta(width=video.width, height=video.height, frames=video.num_frames, fps=Fraction(video.fps),
                          pad_width=pad_w, pad_height=pad_h, source_pix_fmt=video.source_pix_fmt)
         psnr_fp32 = _measure(CompressedModel(video=meta, model={}), video.frames, device, ("psnr",),
-                             decoder=decoder)["psnr"]
+                             decoder=decoder)["psnr"] if main else None
         notes = {"inrcodec": __version__, "epochs": state.epoch, "seed": int(cfg.seed)}
 
         def build(prune_fraction: float) -> CompressedModel:
@@ -158,6 +162,8 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
         finetune_s = compression_phases(decoder, frames, cfg, run_dir=run_dir, seed=int(cfg.seed),
                                         fingerprint=fingerprint, show_progress=show_progress,
                                         resume=resume is not None, prune_fraction=pruned)
+        if not main:  # every rank holds the same weights now; rank 0 writes, the others wait for its summary
+            return distributed.broadcast_object(None)
         if target is None:
             cm = build(0.0)  # the phases have pruned already
         else:  # fine-tuning moved the weights: land the real file within the tolerance again
@@ -176,13 +182,15 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
             "finetune_seconds": round(finetune_s, 2), "device": device_name(device),
             "model": cls.name, "bits": int(cfg.compress.bits), "prune": round(pruned, 4),
             "target_bytes": target, "video": str(video_path), "run_dir": str(run_dir), "inrcodec": __version__,
+            "processes": distributed.world_size(),
         }
         write_json(run_dir / "summary.json", summary)
         log.info("wrote %s: %d bytes, %.4f bpp, PSNR %.2f dB (before compression %.2f dB)",
                  model_file, nbytes, summary["bpp"], psnr_file, psnr_fp32)
-        return summary
+        return distributed.broadcast_object(summary)
     finally:
-        detach_log(handler)
+        if handler is not None:
+            detach_log(handler)
 
 
 @torch.no_grad()
@@ -258,6 +266,7 @@ def decode_stream(model_file, *, backend: str = "torch", device: str = "auto", d
 def decode(model_file: str | Path, out: str | Path, *, backend: str = "torch", device: str = "auto",
            dtype: str = "fp32", frames: str | None = None, batch_size: int = 8) -> dict:
     """Decode model.bin to a video file (the output's extension picks the format) or a PNG folder."""
+    check_output(out)  # a bad output path fails now, not after decoding every frame
     t0 = time.perf_counter()
     cm, batches = decode_stream(model_file, backend=backend, device=device, dtype=dtype, frames=frames,
                                 batch_size=batch_size)

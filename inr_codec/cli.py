@@ -103,6 +103,8 @@ def _print_fit(summary: dict) -> None:
 def cmd_fit(a) -> None:
     from . import api
     from .sweep import expand
+    from .train.distributed import is_main
+    main_rank = is_main()  # under torchrun only rank 0 prints and writes
     video, overrides = split_fit_args(a.args)
     jobs = expand(overrides) if a.multirun else [overrides]
     if a.multirun and a.resume:
@@ -110,18 +112,21 @@ def cmd_fit(a) -> None:
     if a.multirun and a.out:
         raise InputError("-o names one file; a sweep writes one model per run directory, so drop -o")
     summaries = []
-    for n, job in enumerate(jobs):
-        if a.multirun:
-            print(f"[{n + 1}/{len(jobs)}] {' '.join(job)}", flush=True)
-        summary = api.fit(video, job, out=a.out, resume=a.resume, outputs_root=a.outputs,
-                          show_progress=not a.quiet)
-        _print_fit(summary)
-        summaries.append(summary)
     if a.multirun:
         import datetime as dt
         from .sweep import write_results
         folder = Path(a.outputs) / "sweeps" / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-        csv_path, png = write_results(folder, jobs, summaries)
+    for n, job in enumerate(jobs):
+        if a.multirun and main_rank:
+            print(f"[{n + 1}/{len(jobs)}] {' '.join(job)}", flush=True)
+        summary = api.fit(video, job, out=a.out, resume=a.resume, outputs_root=a.outputs,
+                          show_progress=not a.quiet)
+        if main_rank:
+            _print_fit(summary)
+        summaries.append(summary)
+        if a.multirun and main_rank:  # rewritten after every job, so a failed or stopped sweep keeps what it finished
+            csv_path, png = write_results(folder, jobs[:len(summaries)], summaries)
+    if a.multirun and main_rank:
         print(f"sweep: {len(jobs)} runs, results in {csv_path}" + (f" and {png}" if png else ""))
 
 
@@ -225,7 +230,11 @@ def main(argv: list[str] | None = None) -> int:
         args.args += extra
     signal.signal(signal.SIGTERM, _sigterm)
     try:
-        COMMANDS[args.command](args)
+        try:
+            COMMANDS[args.command](args)
+        finally:  # leave torchrun's process group, if fit joined one
+            if "inr_codec.train.distributed" in sys.modules:
+                sys.modules["inr_codec.train.distributed"].shutdown()
     except FitInterrupted as e:  # a checkpoint was saved; the message says how to resume
         print(f"inrcodec: {e}", file=sys.stderr)
         return 130

@@ -24,7 +24,7 @@ import numpy as np
 
 from inr_codec.errors import VideoError
 from inr_codec.io import png, pyav, rawyuv, y4m
-from inr_codec.io.common import check_selection, select_range, to_fraction
+from inr_codec.io.common import _check_parent, check_selection, select_range, to_fraction
 
 
 @dataclass
@@ -150,6 +150,18 @@ def write_video(video: Video, path, *, pix_fmt=None, crf=None) -> None:
     else:
         raise VideoError(f"cannot write {path}: unsupported extension {p.suffix!r}; use one of "
                          f"{', '.join(WRITE_EXTENSIONS)} or a folder name for PNG frames")
+
+
+def check_output(path) -> None:
+    """Fail before the work, not after it: ``path`` has a writer and its folder takes files."""
+    p = Path(os.fspath(path))
+    if p.is_dir() or p.suffix == "":
+        if p.is_dir() and any(p.iterdir()):
+            raise VideoError(f"cannot write {path}: the folder is not empty; choose a new or empty folder")
+    elif p.suffix.lower() not in WRITE_EXTENSIONS:
+        raise VideoError(f"cannot write {path}: unsupported extension {p.suffix!r}; use one of "
+                         f"{', '.join(WRITE_EXTENSIONS)} or a folder name for PNG frames")
+    _check_parent(p)
 
 
 def resize_video(video: Video, width: int, height: int) -> Video:

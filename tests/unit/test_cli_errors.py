@@ -76,3 +76,14 @@ def test_corrupted_and_truncated_model_files(tmp_path):
 def test_bad_frame_range_and_usage(tmp_path):
     code, _, err = run("decode")
     assert code == 2 and "usage" in err
+
+
+def test_decode_refuses_a_bad_output_before_decoding(tmp_path):
+    from pathlib import Path
+    golden = Path(__file__).parents[1] / "golden" / "v1.0_hnerv_tiny.bin"
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep.txt").write_text("x")
+    for out, needle in ((tmp_path / "x.gif", ".gif"), (full, "not empty"), (tmp_path / "no" / "x.mp4", "no")):
+        code, _, err = run("decode", str(golden), "-o", str(out), "--device", "cpu")
+        one_line_error(code, err, needle)
