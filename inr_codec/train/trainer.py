@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from ..data import FrameSet
 from ..errors import FitInterrupted, InputError
+from . import distributed
 from .checkpoint import load_checkpoint, save_checkpoint
 from .losses import get_loss
 from .schedule import learning_rate, progress
@@ -99,16 +100,27 @@ class Trainer:
     def _train_step(self, idx: torch.Tensor, lr: float) -> torch.Tensor:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        target = self.frames.batch(idx)
-        pred = self.model(idx, target)
-        loss = self.loss_fn(self.frames.crop(pred), self.frames.crop(target))
-        if self.extra_loss is not None:
-            loss = loss + self.extra_loss()
+        # Data-parallel: this rank's shard, its loss weighted by its share of the batch, the gradients
+        # summed over ranks (all identity in a single process). Returns the shard's MSE x its frames.
+        share, world = distributed.shard(idx), distributed.world_size()
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = mse = torch.zeros((), device=self.frames.device)
+        if len(share):
+            target = self.frames.batch(share)
+            pred = self.model(share, target)
+            loss = self.loss_fn(self.frames.crop(pred), self.frames.crop(target)) * (len(share) / len(idx))
+            mse = torch.mean((self.frames.crop(pred).detach() - self.frames.crop(target)) ** 2) * len(share)
+        if self.extra_loss is not None:
+            loss = loss + self.extra_loss() / world
+        if loss.requires_grad:
+            loss.backward()
+        distributed.all_reduce_grads(self.optimizer.param_groups[0]["params"])
         self.optimizer.step()
-        mse = torch.mean((self.frames.crop(pred).detach() - self.frames.crop(target)) ** 2)
         return mse
+
+    def _agreed(self, elapsed: float, budget: float | None) -> float:
+        # Under a time budget the schedule follows the clock: every rank follows rank 0's.
+        return distributed.from_main(elapsed, self.frames.device) if budget else elapsed
 
     # -- interruption ---------------------------------------------------------------------------
     def _on_signal(self, signum, frame) -> None:
@@ -157,10 +169,11 @@ class Trainer:
         start = time.perf_counter() - st.elapsed_s
         mse_sum = torch.zeros((), device=self.frames.device)
         self._stop_signal, self._in_step = None, False
+        distributed.broadcast_params(self.model)  # same init on every rank anyway (same seed)
         old_handlers = self._install_signal_handlers()
         try:
             while st.epoch < epochs:
-                if st.batch == 0 and progress(st.step, total_steps, st.elapsed_s, budget) >= 1.0:
+                if st.batch == 0 and progress(st.step, total_steps, self._agreed(st.elapsed_s, budget), budget) >= 1.0:
                     break
                 order = self._epoch_order(st.epoch)
                 mse_sum = torch.full((), st.epoch_mse, dtype=torch.float32, device=self.frames.device)
@@ -168,17 +181,21 @@ class Trainer:
                     if self._stop_signal is not None:
                         raise _StopRequested
                     idx = order[b * self.batch_size:(b + 1) * self.batch_size]
-                    p = progress(st.step, total_steps, time.perf_counter() - start, budget)
+                    p = progress(st.step, total_steps, self._agreed(time.perf_counter() - start, budget), budget)
+                    if budget and p >= 1.0:
+                        break  # the time budget ends inside an epoch: stop here, not an epoch later
                     self._in_step = True
-                    mse_sum += self._train_step(idx, learning_rate(p, cfg.lr, cfg.warmup)) * len(idx)
+                    mse_sum += self._train_step(idx, learning_rate(p, cfg.lr, cfg.warmup))
                     st.step += 1
                     st.batch = b + 1
                     self._in_step = False
+                if st.batch < self.steps_per_epoch:  # left early for the budget
+                    break
                 st.epoch += 1
                 st.batch, st.epoch_mse = 0, 0.0
                 st.elapsed_s = time.perf_counter() - start
                 if st.epoch % int(cfg.log_every) == 0 or st.epoch == epochs:
-                    mse = mse_sum.item() / len(self.frames)  # one host sync per logged epoch
+                    mse = distributed.all_reduce_sum(mse_sum).item() / len(self.frames)  # one sync per logged epoch
                     if not math.isfinite(mse):
                         raise InputError(f"the fit diverged at epoch {st.epoch} (loss is not finite); "
                                          f"lower train.lr (now {cfg.lr})")
