@@ -1,4 +1,4 @@
-"""The ``inrcodec`` command: fit, decode, info, eval, bench.
+"""The ``inrcodec`` command: fit, decode, info, eval, bench, gather.
 
 Arguments that ``fit`` does not know (``key=value``) become Hydra overrides.
 Exit status: 0 success, 2 bad input or usage (one line on stderr), 1 internal error.
@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="cpu", help="device for decoding INR files and for the metrics")
     b.add_argument("-o", "--out", metavar="DIR", help="output folder (default: outputs/bench/<video stem>)")
     b.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+
+    g = sub.add_parser("gather", help="one CSV row per fit run (summary.json) under run or sweep folders")
+    g.add_argument("paths", nargs="+", metavar="DIR", help="run directories, sweep or outputs roots, summary.json files")
+    g.add_argument("-o", "--out", default="summary.csv", help="the CSV to write (default: summary.csv)")
     return p
 
 
@@ -213,7 +217,15 @@ def cmd_bench(a) -> None:
         print(f"wrote {f}")
 
 
-COMMANDS = {"fit": cmd_fit, "decode": cmd_decode, "info": cmd_info, "eval": cmd_eval, "bench": cmd_bench}
+def cmd_gather(a) -> None:
+    from .gather import gather, table
+    rows = gather(a.paths, a.out)
+    print(table(rows))
+    print(f"wrote {a.out}: {len(rows)} runs")
+
+
+COMMANDS = {"fit": cmd_fit, "decode": cmd_decode, "info": cmd_info, "eval": cmd_eval, "bench": cmd_bench,
+            "gather": cmd_gather}
 
 
 def _sigterm(signum, frame):
