@@ -27,7 +27,7 @@ from .models import get_model_class
 from .resources import check_fit_memory
 from .runs import attach_log, check_writable, detach_log, new_run_dir, write_json
 from .train import Trainer, distributed
-from .train.phases import compression_phases
+from .train.phases import budget_share, compression_phases
 
 log = logging.getLogger("inr_codec")
 
@@ -137,7 +137,9 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
                  cls.name, model.decoder_params(), device)
         log.info("architecture %s; frames padded to %dx%d", arch, pad_w, pad_h)
         fingerprint = _fingerprint(video, cfg, arch)
-        trainer = Trainer(model, frames, cfg.train, seed=int(cfg.seed), run_dir=run_dir,
+        # Under train.budget_s the fit gets its share of the budget, the fine-tuning phases the rest.
+        fit_cfg = OmegaConf.merge(cfg.train, {"budget_s": budget_share(cfg, "fit", _planned_prune(cfg, target))})
+        trainer = Trainer(model, frames, fit_cfg, seed=int(cfg.seed), run_dir=run_dir,
                           fingerprint=fingerprint, show_progress=show_progress)
         ckpt = run_dir / "checkpoints" / "fit.pt" if main else None
         if resume is not None and ckpt.is_file():
@@ -204,6 +206,12 @@ def _measure(cm: CompressedModel, source: np.ndarray, device, metrics, decoder=N
     for batch in decode_batches(cm, device=device, decoder=decoder):
         meter.add(batch)
     return meter.means()
+
+
+def _planned_prune(cfg, target: int | None) -> float:
+    """The pruning fraction the phases will use, as far as it is known before fitting (a rate target
+    decides it after the fit; it is then positive, which is all the budget split needs)."""
+    return float(cfg.compress.prune) if target is None else max(float(cfg.compress.prune), 0.01)
 
 
 def _size_for_target(settings: dict, target: int, ccfg, video: Video) -> float:

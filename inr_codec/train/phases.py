@@ -37,9 +37,31 @@ class DecoderFit(nn.Module):
         return self.decoder(idx)
 
 
-def _phase_cfg(train_cfg, epochs: int, lr: float):
+def phase_epochs(cfg, prune_fraction: float | None = None) -> dict[str, int]:
+    """Epochs of each phase that will run: fit, then prune and qat fine-tuning where enabled."""
+    c = cfg.compress
+    fraction = float(c.prune) if prune_fraction is None else float(prune_fraction)
+    out = {"fit": int(cfg.train.epochs)}
+    if fraction > 0 and int(c.prune_epochs) > 0:
+        out["prune"] = int(c.prune_epochs)
+    if int(c.qat_epochs) > 0:
+        out["qat"] = int(c.qat_epochs)
+    return out
+
+
+def budget_share(cfg, phase: str, prune_fraction: float | None = None) -> float | None:
+    """The seconds of ``train.budget_s`` that ``phase`` gets: shares follow the epochs, so the whole
+    run (fit and fine-tuning) ends within the budget, each phase's schedule decaying inside its share."""
+    budget = cfg.train.budget_s
+    if not budget:
+        return None
+    epochs = phase_epochs(cfg, prune_fraction)
+    return float(budget) * epochs.get(phase, 0) / sum(epochs.values())
+
+
+def _phase_cfg(train_cfg, epochs: int, lr: float, budget_s: float | None):
     c = OmegaConf.to_container(train_cfg, resolve=True)
-    c.update(epochs=int(epochs), lr=float(lr), budget_s=None, warmup=0.05)
+    c.update(epochs=int(epochs), lr=float(lr), budget_s=budget_s, warmup=0.05)
     return OmegaConf.create(c)
 
 
@@ -53,12 +75,13 @@ def state_digest(module: nn.Module) -> str:
 
 
 def _run(name: str, decoder: nn.Module, frames: FrameSet, cfg, epochs: int, *, run_dir: Path | None, seed: int,
-         fingerprint: dict, show_progress: bool, resume: bool, extra_loss=None) -> float:
+         fingerprint: dict, show_progress: bool, resume: bool, fraction: float, extra_loss=None) -> float:
     # A phase's checkpoint is only valid for the same starting weights and compression settings:
     # if an earlier phase ran on (a resume with more epochs, say), this phase starts over.
     fingerprint = dict(fingerprint, start=state_digest(decoder),
                        compress=repr(sorted(OmegaConf.to_container(cfg.compress, resolve=True).items())))
-    trainer = Trainer(DecoderFit(decoder), frames, _phase_cfg(cfg.train, epochs, cfg.compress.finetune_lr),
+    budget = budget_share(cfg, name, fraction)
+    trainer = Trainer(DecoderFit(decoder), frames, _phase_cfg(cfg.train, epochs, cfg.compress.finetune_lr, budget),
                       seed=seed, run_dir=run_dir, fingerprint=fingerprint, show_progress=show_progress,
                       phase=name, extra_loss=extra_loss)
     path = trainer.checkpoint_path
@@ -81,7 +104,8 @@ def compression_phases(decoder: nn.Module, frames: FrameSet, cfg, *, run_dir: Pa
     """
     c = cfg.compress
     fraction = float(c.prune) if prune_fraction is None else float(prune_fraction)
-    kw = dict(run_dir=run_dir, seed=seed, fingerprint=fingerprint or {}, show_progress=show_progress, resume=resume)
+    kw = dict(run_dir=run_dir, seed=seed, fingerprint=fingerprint or {}, show_progress=show_progress, resume=resume,
+              fraction=fraction)
     seconds = 0.0
     if fraction <= 0 and int(c.qat_epochs) <= 0:
         return seconds

@@ -133,3 +133,14 @@ def test_full_pipeline_and_a_rate_target(tiny_clip, tmp_path):
     assert (run / "prune.pt").is_file() and (run / "qat.pt").is_file()
     assert video_psnr(__import__("inr_codec.decode.reference", fromlist=["x"]).decode_frames(
         container.read(s["file"])), read_video(str(tiny_clip)).frames) == pytest.approx(s["psnr"], abs=1e-9)
+
+
+def test_time_budget_covers_the_fine_tuning_phases(tiny_clip, tmp_path):
+    budget = 6.0
+    s = api.fit(tiny_clip, TINY + ["train.epochs=100000", f"train.budget_s={budget}", "compress=full",
+                                   "compress.prune_epochs=50000", "compress.qat_epochs=50000"],
+                outputs_root=tmp_path / "o", show_progress=False)
+    # Fit, pruned fine-tuning and QAT share the budget (by their epochs) and each decays within its share.
+    assert s["fit_seconds"] <= budget + 2.0
+    assert s["finetune_seconds"] >= 0.3 * budget
+    assert Path(s["file"]).stat().st_size == s["bytes"]
