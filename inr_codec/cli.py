@@ -107,7 +107,7 @@ def _print_fit(summary: dict) -> None:
 def cmd_fit(a) -> None:
     from . import api
     from .sweep import expand
-    from .train.distributed import is_main
+    from .train.distributed import barrier, is_main
     main_rank = is_main()  # under torchrun only rank 0 prints and writes
     video, overrides = split_fit_args(a.args)
     jobs = expand(overrides) if a.multirun else [overrides]
@@ -132,6 +132,7 @@ def cmd_fit(a) -> None:
             csv_path, png = write_results(folder, jobs[:len(summaries)], summaries)
     if a.multirun and main_rank:
         print(f"sweep: {len(jobs)} runs, results in {csv_path}" + (f" and {png}" if png else ""))
+    barrier()  # under torchrun: every rank done (rank 0 has written) before the group is torn down
 
 
 def cmd_decode(a) -> None:
