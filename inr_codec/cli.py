@@ -234,6 +234,13 @@ def _sigterm(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
+    code = _main(argv)
+    if "inr_codec.train.distributed" in sys.modules:  # a torchrun worker ends here, past gloo's teardown
+        sys.modules["inr_codec.train.distributed"].exit_now(code)
+    return code
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = _parser()
     # Overrides may stand before or after fit's options, which argparse cannot interleave itself.
     args, extra = parser.parse_known_args(argv)
@@ -243,11 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         args.args += extra
     signal.signal(signal.SIGTERM, _sigterm)
     try:
-        try:
-            COMMANDS[args.command](args)
-        finally:  # leave torchrun's process group, if fit joined one
-            if "inr_codec.train.distributed" in sys.modules:
-                sys.modules["inr_codec.train.distributed"].shutdown()
+        COMMANDS[args.command](args)
     except FitInterrupted as e:  # a checkpoint was saved; the message says how to resume
         print(f"inrcodec: {e}", file=sys.stderr)
         return 130

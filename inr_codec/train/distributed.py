@@ -13,6 +13,7 @@ the same optimizer step. Only rank 0 writes files.
 from __future__ import annotations
 
 import os
+import sys
 
 import torch
 import torch.distributed as dist
@@ -51,12 +52,31 @@ def init(device: torch.device) -> torch.device:
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", init_method="env://")
+    global _joined
+    _joined = True
     return device
+
+
+_joined = False  # this process joined a group (and must not go through interpreter finalization)
 
 
 def shutdown() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def exit_now(code: int) -> None:
+    """End a process that joined a group with ``code``, skipping interpreter finalization: gloo's worker
+    threads can still hold tensors then, and releasing them there aborts the process now and then
+    (SIGABRT, "terminate called without an active exception") after a fit that succeeded. No-op in a
+    process that never joined one."""
+    if not _joined:
+        return
+    if code == 0:  # after a failure another rank may be inside a collective: leave without tearing down
+        shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def barrier() -> None:
