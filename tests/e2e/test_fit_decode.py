@@ -144,3 +144,11 @@ def test_time_budget_covers_the_fine_tuning_phases(tiny_clip, tmp_path):
     assert s["fit_seconds"] <= budget + 2.0
     assert s["finetune_seconds"] >= 0.3 * budget
     assert Path(s["file"]).stat().st_size == s["bytes"]
+
+
+def test_l1_msssim_loss_fits(tiny_clip, tmp_path):
+    s = api.fit(tiny_clip, TINY + ["train.loss=l1+msssim", "train.epochs=10"], outputs_root=tmp_path / "o",
+                show_progress=False)
+    grey = np.full_like(read_video(str(tiny_clip)).frames, 128)
+    assert s["psnr"] > video_psnr(grey, read_video(str(tiny_clip)).frames)
+    assert 0 < s["msssim"] <= 1
