@@ -52,6 +52,13 @@ class Trainer:
         self.fingerprint = fingerprint or {}
         self.show_progress = show_progress
         self.loss_fn = get_loss(cfg.loss)
+        precision = cfg.get("precision", "fp32")
+        if precision not in ("fp32", "bf16"):
+            raise InputError(f"train.precision={precision} is not supported; use fp32 or bf16")
+        self.bf16 = precision == "bf16"  # bf16 autocast of the network's forward pass (weights stay fp32)
+        self.channels_last = bool(cfg.get("channels_last", False))
+        if self.channels_last:  # NHWC convolutions: faster with oneDNN on CPUs and tensor cores on GPUs
+            model.to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(
             [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, betas=(0.9, 0.999),
             weight_decay=cfg.weight_decay)
@@ -107,7 +114,11 @@ class Trainer:
         loss = mse = torch.zeros((), device=self.frames.device)
         if len(share):
             target = self.frames.batch(share)
-            pred = self.model(share, target)
+            if self.channels_last:
+                target = target.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(self.frames.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                pred = self.model(share, target)
+            pred = pred.float()  # the loss and its statistics in fp32
             loss = self.loss_fn(self.frames.crop(pred), self.frames.crop(target)) * (len(share) / len(idx))
             mse = torch.mean((self.frames.crop(pred).detach() - self.frames.crop(target)) ** 2) * len(share)
         if self.extra_loss is not None:

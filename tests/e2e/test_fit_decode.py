@@ -152,3 +152,11 @@ def test_l1_msssim_loss_fits(tiny_clip, tmp_path):
     grey = np.full_like(read_video(str(tiny_clip)).frames, 128)
     assert s["psnr"] > video_psnr(grey, read_video(str(tiny_clip)).frames)
     assert 0 < s["msssim"] <= 1
+
+
+def test_bf16_and_channels_last_match_the_plain_path(tiny_clip, tmp_path):
+    plain = api.fit(tiny_clip, TINY, outputs_root=tmp_path / "a", show_progress=False)
+    fast = api.fit(tiny_clip, TINY + ["train.precision=bf16", "train.channels_last=true"],
+                   outputs_root=tmp_path / "b", show_progress=False)
+    assert abs(fast["psnr"] - plain["psnr"]) < 0.3
+    assert abs(fast["bytes"] - plain["bytes"]) <= 0.05 * plain["bytes"]
