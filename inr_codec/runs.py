@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import InputError
+from .io.common import atomic_file
 
 
 def new_run_dir(root: Path, stem: str) -> Path:
@@ -42,13 +43,8 @@ def check_writable(path: Path) -> None:
 
 def write_json(path: Path, data: dict) -> None:
     """Atomically: a full disk is a one-line InputError and leaves neither a partial file nor a temporary."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_file(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def attach_log(run_dir: Path) -> logging.Handler:

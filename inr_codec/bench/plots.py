@@ -18,6 +18,17 @@ def _plt():
     return plt
 
 
+def _finish(plt, fig, ax, path, title: str, grid_which: str = "major") -> None:
+    """The common tail of a line plot: grid, legend, title, save, close."""
+    ax.grid(True, which=grid_which, alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def rd_plot(path, curves: list[dict], metric: str = "psnr", title: str = "") -> None:
     """curves: [{"label", "kind": "anchor"|"inr", "bpp": [...], metric: [...]}]; bpp on a log axis."""
     plt = _plt()
@@ -37,13 +48,7 @@ def rd_plot(path, curves: list[dict], metric: str = "psnr", title: str = "") -> 
     ax.set_xlabel("bits per pixel (log scale)")
     ax.set_ylabel({"psnr": "PSNR, RGB (dB)", "msssim": "MS-SSIM (RGB)", "psnr_yuv": "PSNR YUV 6:1:1 (dB)",
                    "lpips": "LPIPS (alex), lower is better"}.get(metric, metric))
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _finish(plt, fig, ax, path, title, grid_which="both")
 
 
 def per_frame_plot(path, per_frame: dict[str, np.ndarray], title: str = "") -> None:
@@ -55,13 +60,7 @@ def per_frame_plot(path, per_frame: dict[str, np.ndarray], title: str = "") -> N
             ax.plot(np.arange(len(per_frame[key])), per_frame[key], label=label, linewidth=1.2)
     ax.set_xlabel("frame")
     ax.set_ylabel("PSNR (dB)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _finish(plt, fig, ax, path, title)
 
 
 def worst_frame_image(path, source: np.ndarray, decoded: np.ndarray, label: str = "") -> None:

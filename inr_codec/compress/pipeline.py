@@ -39,12 +39,11 @@ def magnitude_prune(state: dict[str, np.ndarray], fraction: float) -> dict[str, 
     """Zero the smallest-magnitude ``fraction`` of all weights (ndim > 1, embeddings excluded), globally."""
     if fraction <= 0:
         return state
+    from .prune import global_threshold  # the same global threshold the pruning phase uses
     names = [n for n, a in state.items() if a.ndim > 1 and n != EMBEDDINGS]
-    mags = np.concatenate([np.abs(state[n]).ravel() for n in names])
-    k = int(fraction * mags.size)
-    if k == 0:
+    threshold = global_threshold([torch.from_numpy(state[n]) for n in names], fraction)
+    if threshold < 0:  # nothing to prune at this fraction
         return state
-    threshold = np.partition(mags, k - 1)[k - 1]
     out = dict(state)
     for n in names:
         out[n] = np.where(np.abs(state[n]) <= threshold, np.float32(0), state[n]).astype(np.float32)
