@@ -120,9 +120,10 @@ def validate(cfg: DictConfig) -> None:
             raise InputError(f"{key}={v} is invalid: give {what} from {lo:g} to {hi:g}")
         if key in ODD and v % 2 == 0:
             raise InputError(f"{key}={v} must be odd (the convolutions pad by kernel // 2 on each side)")
-    if cfg.train.get("precision", "fp32") not in ("fp32", "bf16"):
-        raise InputError(f"train.precision={cfg.train.precision} is not supported; use fp32 or bf16")
-    if not isinstance(cfg.train.get("channels_last", False), bool):
-        raise InputError(f"train.channels_last={cfg.train.channels_last} must be true or false")
+    if cfg.train.get("precision", "auto") not in ("auto", "fp32", "bf16"):
+        raise InputError(f"train.precision={cfg.train.precision} is not supported; use auto, fp32 or bf16")
+    for key in ("channels_last", "compile"):
+        if not isinstance(cfg.train.get(key, False), bool):
+            raise InputError(f"train.{key}={cfg.train[key]} must be true or false")
     if cfg.compress.get("target_kb") is not None and cfg.compress.get("target_bpp") is not None:
         raise InputError("give compress.target_kb or compress.target_bpp, not both")

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from ..data import FrameSet
 from ..errors import FitInterrupted, InputError
-from . import distributed
+from . import accel, distributed
 from .checkpoint import load_checkpoint, save_checkpoint
 from .losses import get_loss
 from .schedule import learning_rate, progress
@@ -52,16 +52,20 @@ class Trainer:
         self.fingerprint = fingerprint or {}
         self.show_progress = show_progress
         self.loss_fn = get_loss(cfg.loss)
-        precision = cfg.get("precision", "fp32")
-        if precision not in ("fp32", "bf16"):
-            raise InputError(f"train.precision={precision} is not supported; use fp32 or bf16")
-        self.bf16 = precision == "bf16"  # bf16 autocast of the network's forward pass (weights stay fp32)
+        device = frames.device
+        self.precision = accel.resolve_precision(cfg.get("precision", "auto"), device)
+        self.bf16 = self.precision == "bf16"  # bf16 autocast of the network's forward pass (weights stay fp32)
         self.channels_last = bool(cfg.get("channels_last", False))
         if self.channels_last:  # NHWC convolutions: faster with oneDNN on CPUs and tensor cores on GPUs
             model.to(memory_format=torch.channels_last)
+        self.compiled = bool(cfg.get("compile", False))
+        if self.compiled:
+            accel.check_compile(device)
+        # The compiled forward shares the model's parameters; checkpoints keep the plain module's names.
+        self.forward = torch.compile(model) if self.compiled else model
         self.optimizer = torch.optim.Adam(
             [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, betas=(0.9, 0.999),
-            weight_decay=cfg.weight_decay)
+            weight_decay=cfg.weight_decay, fused=accel.fused_adam_supported(device) or None)
         self.state = FitState()
         n = len(frames)
         self.batch_size = max(1, min(int(cfg.batch_size), n))
@@ -117,7 +121,7 @@ class Trainer:
             if self.channels_last:
                 target = target.contiguous(memory_format=torch.channels_last)
             with torch.autocast(self.frames.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                pred = self.model(share, target)
+                pred = self._forward(share, target)
             pred = pred.float()  # the loss and its statistics in fp32
             loss = self.loss_fn(self.frames.crop(pred), self.frames.crop(target)) * (len(share) / len(idx))
             mse = torch.mean((self.frames.crop(pred).detach() - self.frames.crop(target)) ** 2) * len(share)
@@ -128,6 +132,16 @@ class Trainer:
         distributed.all_reduce_grads(self.optimizer.param_groups[0]["params"])
         self.optimizer.step()
         return mse
+
+    def _forward(self, idx: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if not self.compiled:
+            return self.forward(idx, target)
+        try:
+            return self.forward(idx, target)
+        except Exception as e:  # compilation happens at the first calls; a failure there is the switch's fault
+            if type(e).__module__.startswith(("torch._dynamo", "torch._inductor")):
+                raise accel.compile_failed(e) from None
+            raise
 
     def _agreed(self, elapsed: float, budget: float | None) -> float:
         # Under a time budget the schedule follows the clock: every rank follows rank 0's.
