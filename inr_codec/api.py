@@ -22,7 +22,7 @@ from .container.records import CompressedModel, VideoMeta
 from .data import FrameSet
 from .decode.reference import build_decoder, decode_batches
 from .errors import BackendError, InputError
-from .io import Video, check_output, probe_video, read_video, write_video
+from .io import Video, centre_crop, check_output, parse_crop, probe_video, read_video, write_video
 from .models import get_model_class
 from .resources import check_fit_memory
 from .runs import attach_log, check_writable, detach_log, new_run_dir, write_json
@@ -55,8 +55,10 @@ def resolve_device(name: str) -> torch.device:
 
 def load_video(path: str | Path, cfg) -> Video:
     d = cfg.data
-    return read_video(str(path), width=d.width, height=d.height, pix_fmt=d.pix_fmt, fps=parse_fps(d.fps),
-                      max_frames=d.max_frames, start=d.start or 0)
+    video = read_video(str(path), width=d.width, height=d.height, pix_fmt=d.pix_fmt, fps=parse_fps(d.fps),
+                       max_frames=d.max_frames, start=d.start or 0)
+    crop = parse_crop(d.get("crop"))
+    return centre_crop(video, *crop) if crop else video
 
 
 def check_video_memory(path: str | Path, cfg) -> None:

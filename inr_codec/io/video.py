@@ -182,3 +182,27 @@ def resize_video(video: Video, width: int, height: int) -> Video:
                               antialias=True)
             out[i:i + 16] = y.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
     return Video(out, video.fps, video.source_pix_fmt, video.path)
+
+
+def parse_crop(spec) -> tuple[int, int] | None:
+    """``data.crop`` as (width, height): 'WxH' (e.g. 1280x640), or None for no crop."""
+    if spec in (None, "", "none"):
+        return None
+    try:
+        w, h = (int(v) for v in str(spec).lower().split("x"))
+    except ValueError:
+        raise VideoError(f"data.crop={spec} is not a size; give WIDTHxHEIGHT, e.g. data.crop=1280x640") from None
+    if w < 1 or h < 1:
+        raise VideoError(f"data.crop={spec}: width and height must be positive")
+    return w, h
+
+
+def centre_crop(video: Video, width: int, height: int) -> Video:
+    """The centre ``width`` x ``height`` region of every frame (offsets rounded down, as HNeRV's
+    640x1280 Bunny crop). Asked for explicitly; the file then holds the cropped frames."""
+    if width > video.width or height > video.height:
+        raise VideoError(f"cannot crop {video.path or 'video'} ({video.width}x{video.height}) to {width}x{height}: "
+                         f"the crop must fit inside the frame")
+    y, x = (video.height - height) // 2, (video.width - width) // 2
+    frames = np.ascontiguousarray(video.frames[:, y:y + height, x:x + width])
+    return Video(frames, video.fps, video.source_pix_fmt, video.path)
