@@ -98,6 +98,12 @@ def split_fit_args(args: list[str]) -> tuple[str | None, list[str]]:
 def _print_fit(summary: dict) -> None:
     s = summary
     print(f"wrote {s['file']}")
+    if s.get("groups"):  # group-wise (NIRVANA): quantized while training, so no "before compression" figure
+        print(f"  frames {s['frames']} of {s['width']}x{s['height']} at {s['fps']} fps, model {s['model']}, "
+              f"{s['groups']} groups in {s['segments']} segments of {s['params']:,} parameters each, fitted in "
+              f"{s['fit_seconds']:.1f} s by {s['processes']} process(es) on {s['device']}")
+        print(f"  {s['bytes']:,} bytes, {s['bpp']:.4f} bpp, PSNR {s['psnr']:.2f} dB measured by decoding the file")
+        return
     print(f"  frames {s['frames']} of {s['width']}x{s['height']} at {s['fps']} fps, model {s['model']}, "
           f"{s['params']:,} parameters, fitted in {s['fit_seconds']:.1f} s ({s['epochs']} epochs) on {s['device']}")
     print(f"  {s['bytes']:,} bytes, {s['bpp']:.4f} bpp, PSNR {s['psnr']:.2f} dB measured by decoding the file "
