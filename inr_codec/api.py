@@ -394,7 +394,22 @@ def info(model_file: str | Path) -> dict:
         "tensors": [_tensor_report(t) for t in cm.tensors],
         "sections": [{"name": n, "bytes": b} for n, b in container.section_sizes(path)],
         "extra": cm.extra,
+        **(_groups_report(cm) if cm.groups else {}),
     }
+
+
+def _groups_report(cm: CompressedModel) -> dict:
+    """A group-wise file: one network's parameters, and per group its frames, segment, bits and stored bytes."""
+    from .compress.entropy import table_bytes
+    rows, segment = [], -1
+    for g in cm.groups:
+        segment += g.key
+        weights = [t for t in g.tensors if len(t.shape) > 1] or g.tensors
+        rows.append({"index": g.index, "frames": f"{g.start}-{g.start + g.frames - 1}", "key": g.key,
+                     "segment": segment, "bits": max(t.bits for t in weights),
+                     "bytes": sum(len(t.payload) + table_bytes(t.frequencies) for t in g.tensors)})
+    return {"params": sum(int(np.prod(t.shape)) for t in cm.groups[0].tensors), "groups": rows,
+            "tensors": [_tensor_report(t) for t in cm.groups[0].tensors]}
 
 
 def _tensor_report(t) -> dict:
