@@ -107,6 +107,10 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         check_writable(out_path)
+    if cfg.model.name == "nirvana":  # group-wise: its own loop (train/groups.py), no resume
+        if resume is not None:
+            raise InputError("--resume does not apply to model=nirvana (its groups are fitted in one pass); fit again")
+        return _fit_groups(video_path, cfg, list(overrides), device, out_path, Path(outputs_root), show_progress)
 
     check_video_memory(video_path, cfg)
     video = load_video(video_path, cfg)
@@ -197,6 +201,79 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
             detach_log(handler)
 
 
+def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path | None, outputs_root: Path,
+                show_progress: bool) -> dict:
+    """model=nirvana: fit group by group (memory bounded by a group), write, and measure the written file."""
+    from .io import iter_video
+    from .models.nirvana import Nirvana, pad_size
+    from .train.groups import fit_groups
+    d = cfg.data
+    sel = dict(width=d.width, height=d.height, pix_fmt=d.pix_fmt, fps=parse_fps(d.fps), max_frames=d.max_frames,
+               start=d.start or 0)
+    n, h, w, fps = probe_video(str(video_path), **sel)
+    arch = Nirvana.solve_arch(OmegaConf.to_container(cfg.model, resolve=True), n, h, w)
+    check_fit_memory(video_path, min(n, arch["gop"]), h, w)  # one group at a time
+    pix = read_video(str(video_path), **dict(sel, max_frames=1)).source_pix_fmt
+    pad_h, pad_w = pad_size(arch)
+    meta = VideoMeta(width=w, height=h, frames=n, fps=Fraction(fps), pad_width=pad_w, pad_height=pad_h,
+                     source_pix_fmt=pix)
+    main = distributed.is_main()
+    run_dir = new_run_dir(outputs_root, video_path.stem) if main else None
+    model_file = out_path or (run_dir / "model.bin" if main else None)
+    if main:
+        OmegaConf.save(OmegaConf.create({"video": str(video_path.resolve()), "overrides": overrides,
+                                         "out": str(out_path) if out_path else None, "version": __version__,
+                                         "config": OmegaConf.to_container(cfg, resolve=True)}), run_dir / "config.yaml")
+    handler = attach_log(run_dir) if main else None
+    try:
+        log.info("inrcodec %s: fitting %s (%dx%d, %d frames, %s fps) with nirvana in groups of %d frames, "
+                 "%d processes, on %s", __version__, video_path, w, h, n, fps, arch["gop"], distributed.world_size(),
+                 device)
+        t0 = time.perf_counter()
+        groups, stats = fit_groups(iter_video(str(video_path), arch["gop"], **sel), n, arch, cfg, device)
+        fit_s = time.perf_counter() - t0
+        if not main:
+            return distributed.broadcast_object(None)
+        notes = {"inrcodec": __version__, "seed": int(cfg.seed), "key_steps": int(cfg.model.key_steps),
+                 "steps": int(cfg.model.steps)}
+        cm = CompressedModel(video=meta, model={"name": "nirvana", **arch}, groups=groups, extra=notes)
+        nbytes = container.write(model_file, cm)
+        written = container.read(model_file)  # the reported quality is the written file's
+        measured = _measure_stream(written, iter_video(str(video_path), arch["gop"], **sel), device)
+        params = sum(int(np.prod(t.shape)) for t in groups[0].tensors)
+        summary = {
+            "file": str(model_file), "bytes": nbytes, "bpp": bpp(nbytes, meta), "psnr": measured["psnr"],
+            "psnr_before_compression": None, "msssim": measured["msssim"], "frames": n, "width": w, "height": h,
+            "fps": str(meta.fps), "params": params, "stored_values": params * len(groups),
+            "groups": len(groups), "segments": -(-len(groups) // arch["segment"]),
+            "group_stats": stats, "fit_seconds": round(fit_s, 2), "epochs": None,
+            "device": device_name(device), "model": "nirvana", "bits": int(cfg.compress.bits), "prune": 0.0,
+            "target_bytes": None, "video": str(video_path), "run_dir": str(run_dir), "inrcodec": __version__,
+            "processes": distributed.world_size(),
+        }
+        write_json(run_dir / "summary.json", summary)
+        log.info("wrote %s: %d bytes, %.4f bpp, PSNR %.2f dB, %d groups", model_file, nbytes, summary["bpp"],
+                 summary["psnr"], len(groups))
+        return distributed.broadcast_object(summary)
+    finally:
+        if handler is not None:
+            detach_log(handler)
+
+
+def _measure_stream(cm: CompressedModel, chunks, device, metrics=("psnr", "msssim")) -> dict[str, float]:
+    """Mean metrics of a group-wise file against the source read chunk by chunk (chunk = gop = a group, and
+    decoded batches of gop frames never cross a group, so they line up)."""
+    from .metrics.frames import FrameMeter
+    cols: dict[str, list] = {}
+    batches = decode_batches(cm, device=device, batch_size=cm.model["gop"])
+    for ref in chunks:
+        meter = FrameMeter(ref, metrics, device=device)
+        meter.add(next(batches))
+        for k, v in meter.per_frame().items():
+            cols.setdefault(k, []).append(v)
+    return {k: float(np.mean(np.concatenate(v))) for k, v in cols.items()}
+
+
 @torch.no_grad()
 def _measure(cm: CompressedModel, source: np.ndarray, device, metrics, decoder=None) -> dict[str, float]:
     """Mean metrics of the decoded frames against the source, one batch in memory at a time.
@@ -265,7 +342,14 @@ def decode_stream(model_file, *, backend: str = "torch", device: str = "auto", d
     if isinstance(frames, tuple):
         frames = f"{frames[0]}:{frames[1]}"
     rng = parse_frames(frames, cm.video.frames)
-    if backend == "triton":
+    if cm.groups and backend != "torch":
+        raise BackendError(f"the {backend} backend decodes single-network models; decode this "
+                           f"{cm.model.get('name')} file with --backend torch")
+    if cm.groups:
+        from .decode.groups import check_arch
+        check_arch(cm)  # a damaged file fails here, before the first batch
+        prepared = {}
+    elif backend == "triton":
         from .decode.triton import build_plan
         prepared = {"plan": build_plan(cm, dev, dtype)}
     else:
@@ -312,7 +396,22 @@ def info(model_file: str | Path) -> dict:
         "tensors": [_tensor_report(t) for t in cm.tensors],
         "sections": [{"name": n, "bytes": b} for n, b in container.section_sizes(path)],
         "extra": cm.extra,
+        **(_groups_report(cm) if cm.groups else {}),
     }
+
+
+def _groups_report(cm: CompressedModel) -> dict:
+    """A group-wise file: one network's parameters, and per group its frames, segment, bits and stored bytes."""
+    from .compress.entropy import table_bytes
+    rows, segment = [], -1
+    for g in cm.groups:
+        segment += g.key
+        weights = [t for t in g.tensors if len(t.shape) > 1] or g.tensors
+        rows.append({"index": g.index, "frames": f"{g.start}-{g.start + g.frames - 1}", "key": g.key,
+                     "segment": segment, "bits": max(t.bits for t in weights),
+                     "bytes": sum(len(t.payload) + table_bytes(t.frequencies) for t in g.tensors)})
+    return {"params": sum(int(np.prod(t.shape)) for t in cm.groups[0].tensors), "groups": rows,
+            "tensors": [_tensor_report(t) for t in cm.groups[0].tensors]}
 
 
 def _tensor_report(t) -> dict:

@@ -98,6 +98,12 @@ def split_fit_args(args: list[str]) -> tuple[str | None, list[str]]:
 def _print_fit(summary: dict) -> None:
     s = summary
     print(f"wrote {s['file']}")
+    if s.get("groups"):  # group-wise (NIRVANA): quantized while training, so no "before compression" figure
+        print(f"  frames {s['frames']} of {s['width']}x{s['height']} at {s['fps']} fps, model {s['model']}, "
+              f"{s['groups']} groups in {s['segments']} segments of {s['params']:,} parameters each, fitted in "
+              f"{s['fit_seconds']:.1f} s by {s['processes']} process(es) on {s['device']}")
+        print(f"  {s['bytes']:,} bytes, {s['bpp']:.4f} bpp, PSNR {s['psnr']:.2f} dB measured by decoding the file")
+        return
     print(f"  frames {s['frames']} of {s['width']}x{s['height']} at {s['fps']} fps, model {s['model']}, "
           f"{s['params']:,} parameters, fitted in {s['fit_seconds']:.1f} s ({s['epochs']} epochs) on {s['device']}")
     print(f"  {s['bytes']:,} bytes, {s['bpp']:.4f} bpp, PSNR {s['psnr']:.2f} dB measured by decoding the file "
@@ -160,6 +166,14 @@ def cmd_info(a) -> None:
     print("sections")
     for s in r["sections"]:
         print(f"  {s['name']:<40} {s['bytes']:>10,} bytes")
+    if r.get("groups"):
+        segs = r["groups"][-1]["segment"] + 1
+        print(f"groups  {len(r['groups'])} in {segs} segments (key = stored whole, else a residual on the previous group)")
+        print(f"  {'group':>5} {'frames':>13} {'segment':>7} {'kind':>8} {'bits':>4} {'bytes':>9}")
+        for g in r["groups"]:
+            print(f"  {g['index']:>5} {g['frames']:>13} {g['segment']:>7} {'key' if g['key'] else 'residual':>8} "
+                  f"{g['bits']:>4} {g['bytes']:>9,}")
+        print("tensors of group 0 (the first key group):")
     print("tensors (bytes: coded payload + table as stored; entropy = ideal code for the symbols; huffman = a "
           "Huffman code of them, table not counted)")
     print(f"  {'name':<36} {'shape':>14} {'bits':>4} {'zeros':>6} {'coder':>5} {'payload':>9} {'table':>6} "

@@ -98,6 +98,16 @@ RULES = {
     "model.pe_base": ("num", 1.0, 100.0, False),
     "model.mlp_hidden": ("int", 1, 65536, False),
     "model.fc_channels": ("int", 1, 4096, False),
+    "model.gop": ("int", 1, 10**6, False),
+    "model.segment": ("int", 1, 10**6, False),
+    "model.patch": ("int", 1, 64, False),
+    "model.hidden": ("int", 1, 8192, False),
+    "model.layers": ("int", 1, 64, False),
+    "model.key_steps": ("int", 1, 10**7, False),
+    "model.steps": ("int", 1, 10**7, False),
+    "model.lr": ("num", 1e-12, 10.0, False),
+    "model.residual_lr": ("num", 1e-12, 10.0, False),
+    "model.residual_bits": ("int", 2, 16, False),
     "data.start": ("int", 0, 10**9, False),
     "data.max_frames": ("int", 1, 10**9, True),
     "data.width": ("int", 1, 1 << 16, True),
@@ -127,3 +137,27 @@ def validate(cfg: DictConfig) -> None:
             raise InputError(f"train.{key}={cfg.train[key]} must be true or false")
     if cfg.compress.get("target_kb") is not None and cfg.compress.get("target_bpp") is not None:
         raise InputError("give compress.target_kb or compress.target_bpp, not both")
+    if cfg.model.name == "nirvana":
+        _validate_nirvana(cfg)
+
+
+def _validate_nirvana(cfg: DictConfig) -> None:
+    """NIRVANA quantizes while it trains, group by group: the single-network phases and targets do not apply."""
+    if not isinstance(cfg.model.adapt_bits, bool):
+        raise InputError(f"model.adapt_bits={cfg.model.adapt_bits} must be true or false")
+    if cfg.model.pe_levels > 32:
+        raise InputError(f"model.pe_levels={cfg.model.pe_levels} is invalid for nirvana: give 1 to 32 (2^31 pi is "
+                         "already far past a pixel)")
+    if cfg.model.residual_bits > cfg.compress.bits:
+        raise InputError(f"model.residual_bits={cfg.model.residual_bits} exceeds compress.bits={cfg.compress.bits}; "
+                         "residuals get at most the key groups' bits")
+    c = cfg.compress
+    for key, ok in (("prune", float(c.prune) == 0), ("prune_epochs", c.prune_epochs == 0),
+                    ("qat_epochs", c.qat_epochs == 0), ("target_kb", c.get("target_kb") is None),
+                    ("target_bpp", c.get("target_bpp") is None)):
+        if not ok:
+            raise InputError(f"compress.{key}={c[key]} does not apply to model=nirvana (it quantizes while it "
+                             "trains; set the rate with compress.bits and model.residual_bits)")
+    if cfg.train.get("budget_s") is not None:
+        raise InputError(f"train.budget_s={cfg.train.budget_s} does not apply to model=nirvana; set "
+                         "model.key_steps and model.steps (steps per group)")

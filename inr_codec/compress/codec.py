@@ -11,13 +11,14 @@ from . import entropy
 from .quantize import channel_axis, dequantize, quantize
 
 
-def code_tensor(name: str, array: np.ndarray, bits: int, axis: int = 0) -> CodedTensor:
+def code_tensor(name: str, array: np.ndarray, bits: int, axis: int = 0, scales: np.ndarray | None = None
+                ) -> CodedTensor:
     """Quantize ``array`` (per channel along ``axis``; -1 or ndim <= 1: one scale) and
-    entropy-code its symbols (C order). The coded symbols are decoded again and compared
+    entropy-code its symbols (C order); ``scales``: a given grid (see quantize.quantize). The coded symbols are decoded again and compared
     before the record is returned, so the encoder always runs the decoder's code."""
     array = np.asarray(array, dtype=np.float32)
     ax = channel_axis(array.ndim, axis)
-    symbols, scales = quantize(array, bits, ax)
+    symbols, scales = quantize(array, bits, ax, scales)
     flat = symbols.reshape(-1)
     coder, min_symbol, frequencies, payload = entropy.encode(flat, bits)
     if not np.array_equal(entropy.decode(coder, min_symbol, frequencies, payload, flat.size, bits), flat):

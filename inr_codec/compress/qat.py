@@ -32,11 +32,19 @@ def _scale(w: torch.Tensor, bits: int, axis: int) -> torch.Tensor:
 
 
 class FakeQuant(nn.Module):
-    def __init__(self, bits: int, axis: int):
+    """``scale`` given (a tensor broadcastable to the weight): a fixed grid, as ``quantize(..., scales=)``
+    uses; a zero scale holds the value at 0, as the file does."""
+
+    def __init__(self, bits: int, axis: int, scale: torch.Tensor | None = None):
         super().__init__()
-        self.bits, self.axis, self.noise = bits, axis, False
+        self.bits, self.axis, self.noise, self.scale = bits, axis, False, scale
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
+        if self.scale is not None:
+            qmax = 2 ** (self.bits - 1) - 1
+            s = self.scale
+            q = torch.where(s > 0, torch.clamp(torch.round(w / s.clamp_min(1e-30)), -qmax, qmax) * s, 0.0)
+            return w + (q - w).detach()
         s = _scale(w, self.bits, self.axis)
         qmax = 2 ** (self.bits - 1) - 1
         if self.noise and self.training:

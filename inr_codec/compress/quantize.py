@@ -30,8 +30,12 @@ def _broadcast_shape(ndim: int, axis: int) -> tuple[int, ...]:
     return tuple(-1 if i == axis else 1 for i in range(ndim))
 
 
-def quantize(w: np.ndarray, bits: int, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Return (int32 symbols of w's shape, float32 scales: one per channel along ``axis``, or one)."""
+def quantize(w: np.ndarray, bits: int, axis: int = 0, scales: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Return (int32 symbols of w's shape, float32 scales: one per channel along ``axis``, or one).
+
+    ``scales`` given (float32, one per channel or one): quantize on that grid instead of max|w_c| / qmax
+    (values beyond ±qmax·scale clip); NIRVANA's residuals use the key group's steps this way."""
     if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not MIN_BITS <= bits <= MAX_BITS:
         raise ValueError(f"bits must be an integer in {MIN_BITS}..{MAX_BITS}, got {bits!r}")
     w = np.asarray(w, dtype=np.float32)
@@ -46,10 +50,15 @@ def quantize(w: np.ndarray, bits: int, axis: int = 0) -> tuple[np.ndarray, np.nd
         others = tuple(i for i in range(w.ndim) if i != ax)
         amax = np.max(np.abs(w), axis=others, initial=0.0).astype(np.float32)
         view = _broadcast_shape(w.ndim, ax)
-    scales = (amax.astype(np.float64) / qmax).astype(np.float32)
-    # rounding up to float32 must not let qmax * scale overflow (the container checks it)
-    too_big = scales.astype(np.float64) * qmax > np.finfo(np.float32).max
-    scales = np.where(too_big, np.nextafter(scales, np.float32(0)), scales).astype(np.float32)
+    if scales is None:
+        scales = (amax.astype(np.float64) / qmax).astype(np.float32)
+        # rounding up to float32 must not let qmax * scale overflow (the container checks it)
+        too_big = scales.astype(np.float64) * qmax > np.finfo(np.float32).max
+        scales = np.where(too_big, np.nextafter(scales, np.float32(0)), scales).astype(np.float32)
+    else:
+        scales = np.asarray(scales, dtype=np.float32).reshape(-1)
+        if scales.shape != amax.reshape(-1).shape:
+            raise ValueError(f"{scales.size} scales given for {amax.size} channels")
     divisor = np.where(scales > 0, scales, np.float32(1)).reshape(view)
     with np.errstate(over="ignore"):
         symbols = np.rint(w / divisor)

@@ -34,7 +34,10 @@ from .records import CodedTensor, VideoMeta
 
 MAGIC = b"INRC"
 VERSION_MAJOR = 1
-VERSION_MINOR = 0
+VERSION_MINOR = 1            # the newest minor version this code writes and reads
+# 1.1 added group sections (group-wise models such as NIRVANA). A file without groups is
+# still written as 1.0, byte for byte what 1.0 wrote; a file with groups is written as 1.1.
+MINOR_GROUPS = 1
 
 # Section kinds. A kind >= KIND_OPTIONAL_MIN that a reader does not know is skipped (a
 # newer minor version may add such sections); an unknown kind below it is an error.
@@ -42,8 +45,11 @@ KIND_VIDEO = 1
 KIND_MODEL = 2
 KIND_EXTRA = 3
 KIND_TENSOR = 4
+KIND_GROUP = 5               # format 1.1
 KIND_OPTIONAL_MIN = 128
-KIND_NAMES = {KIND_VIDEO: "video", KIND_MODEL: "model", KIND_EXTRA: "extra", KIND_TENSOR: "tensor"}
+KIND_NAMES = {KIND_VIDEO: "video", KIND_MODEL: "model", KIND_EXTRA: "extra", KIND_TENSOR: "tensor",
+              KIND_GROUP: "group"}
+MAX_GROUP_TENSORS = 4096
 
 # Coders of a tensor's symbols (the ``coder`` byte).
 CODERS = {"raw": 0, "range": 1}
@@ -420,6 +426,77 @@ def tensor_fields(ct: CodedTensor) -> dict:
             "frequencies": [int(f) for f in table], "payload": bytes(ct.payload)}
 
 
+def layout_group_head(s: Stream, v: dict) -> None:
+    """The start of a group section's payload; ``count`` tensor entries follow, each
+    ``name str | length uvar | a tensor section's payload (layout_tensor)``."""
+    for key in ("index", "start", "frames"):
+        s.uvar(key, v)
+    s.u8("key", v)
+    s.uvar("count", v)
+
+
+def check_group(g: dict) -> str | None:
+    for key in ("index", "start", "frames"):
+        if not _is_int(g[key]) or not 0 <= g[key] <= MAX_UVAR:
+            return f"group field {key} = {g[key]!r} is not an integer in 0..2**32-1"
+    if g["frames"] == 0:
+        return "a group holds 0 frames"
+    if g["key"] not in (0, 1):
+        return f"group key flag {g['key']!r} is not 0 or 1"
+    return None
+
+
+def pack_group(head: dict, tensors: list[tuple[str, bytes]]) -> bytes:
+    """A group section's payload from its head fields and (name, tensor payload) pairs."""
+    p = Packer()
+    layout_group_head(p, dict(head, count=len(tensors)))
+    for name, payload in tensors:
+        p.str("name", {"name": name})
+        p.uvar("n", {"n": len(payload)})
+        p.out += payload
+    return bytes(p.out)
+
+
+def unpack_group(payload) -> tuple[dict, list[tuple[str, dict]]]:
+    """Inverse of ``pack_group``: head fields and (name, tensor fields) pairs, every field checked."""
+    u = Unpacker(payload)
+    head: dict = {}
+    layout_group_head(u, head)
+    _raise(check_group(head))
+    if head["count"] > MAX_GROUP_TENSORS:
+        raise Malformed(f"group holds {head['count']} tensors (at most {MAX_GROUP_TENSORS})")
+    tensors, names = [], set()
+    for _ in range(head["count"]):
+        entry: dict = {}
+        u.str("name", entry)
+        u.uvar("n", entry)
+        if not entry["name"] or entry["name"] in names:
+            raise Malformed(f"group tensor name {entry['name']!r} is empty or repeated")
+        names.add(entry["name"])
+        v = unpack(layout_tensor, u.take(entry["n"]))
+        _raise(check_tensor(v))
+        tensors.append((entry["name"], v))
+    if u.remaining:
+        raise Malformed(f"{u.remaining} unexpected bytes at the end of the group")
+    return head, tensors
+
+
+def check_group_order(heads: list[dict], frames: int) -> str | None:
+    """Groups are numbered 0, 1, ... in file order, tile frames 0..frames-1, and the first is a key group."""
+    if not heads:
+        return None
+    expect = 0
+    for i, g in enumerate(heads):
+        if g["index"] != i or g["start"] != expect:
+            return f"group {i} has index {g['index']} and first frame {g['start']}, expected {i} and {expect}"
+        expect += g["frames"]
+    if expect != frames:
+        return f"the groups hold {expect} frames, the video {frames}"
+    if not heads[0]["key"]:
+        return "the first group is not a key group"
+    return None
+
+
 def tensor_record(name: str, v: dict) -> CodedTensor:
     return CodedTensor(name=name, shape=tuple(int(d) for d in v["shape"]), bits=v["bits"],
                        axis=v["axis"], scales=np.asarray(v["scales"], dtype=np.float32),
@@ -506,8 +583,8 @@ def parse_json(payload: bytes) -> dict:
 
 # ---------------------------------------------------------------------------- framing
 
-def preamble(section_count: int) -> bytes:
-    return MAGIC + bytes([VERSION_MAJOR, VERSION_MINOR]) + uvar_bytes(section_count)
+def preamble(section_count: int, minor: int = 0) -> bytes:
+    return MAGIC + bytes([VERSION_MAJOR, minor]) + uvar_bytes(section_count)
 
 
 def frame(kind: int, name: str, payload: bytes, prefix: bytes = b"") -> bytes:

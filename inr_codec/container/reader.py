@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import ContainerError, InputError
 from . import format as fmt
-from .records import CompressedModel
+from .records import CodedGroup, CompressedModel
 
 _FIX = "re-create or re-download it"
 
@@ -44,6 +44,7 @@ def _parse(data, name: str) -> tuple[CompressedModel, list[tuple[str, int]]]:
         sizes = [("header", u.pos)]
         video = model = extra = None
         tensors = []
+        groups, heads = [], []
         names: set[str] = set()
         last_kind = 0
         crc_from = 0  # the first section's CRC also covers the preamble
@@ -57,6 +58,8 @@ def _parse(data, name: str) -> tuple[CompressedModel, list[tuple[str, int]]]:
             label = fmt.KIND_NAMES.get(kind, f"kind {kind}")
             if kind == fmt.KIND_TENSOR:
                 label = f"tensor:{sec_name}"
+            elif kind == fmt.KIND_GROUP:
+                label = f"group:{len(heads)}"
             where = f"section {i} ({label!r})"
             length = u.read_uvar()
             payload = u.take(length)
@@ -72,7 +75,9 @@ def _parse(data, name: str) -> tuple[CompressedModel, list[tuple[str, int]]]:
             if kind not in fmt.KIND_NAMES:
                 raise _error(f"{name} has a section of unknown kind {kind} (format {major}.{minor}); "
                              "upgrade inrcodec")
-            if kind < last_kind or (kind == last_kind and kind != fmt.KIND_TENSOR):
+            if kind == fmt.KIND_GROUP and minor < fmt.MINOR_GROUPS:
+                raise fmt.Malformed(f"a group section in a {major}.{minor} file (groups came in 1.{fmt.MINOR_GROUPS})")
+            if kind < last_kind or (kind == last_kind and kind not in (fmt.KIND_TENSOR, fmt.KIND_GROUP)):
                 raise fmt.Malformed("sections are out of order or repeated")
             last_kind = kind
             if kind != fmt.KIND_TENSOR and sec_name:
@@ -84,6 +89,12 @@ def _parse(data, name: str) -> tuple[CompressedModel, list[tuple[str, int]]]:
                 video = fmt.video_record(v)
             elif kind == fmt.KIND_MODEL:
                 model = fmt.parse_json(payload)
+            elif kind == fmt.KIND_GROUP:
+                head, entries = fmt.unpack_group(payload)
+                heads.append(head)
+                groups.append(CodedGroup(index=head["index"], start=head["start"], frames=head["frames"],
+                                         key=bool(head["key"]),
+                                         tensors=[fmt.tensor_record(n, v) for n, v in entries]))
             elif kind == fmt.KIND_EXTRA:
                 extra = fmt.parse_json(payload)
                 if not extra:
@@ -95,6 +106,9 @@ def _parse(data, name: str) -> tuple[CompressedModel, list[tuple[str, int]]]:
                 v = fmt.unpack(fmt.layout_tensor, payload)
                 fmt._raise(fmt.check_tensor(v))
                 tensors.append(fmt.tensor_record(sec_name, v))
+        where = "the groups"
+        if video is not None:
+            fmt._raise(fmt.check_group_order(heads, video.frames))
     except fmt.Malformed as e:
         if e.truncated is not None:
             expected, found = e.truncated
@@ -106,7 +120,7 @@ def _parse(data, name: str) -> tuple[CompressedModel, list[tuple[str, int]]]:
     if video is None or model is None:
         missing = "video" if video is None else "model"
         raise _error(f"{name} is corrupted (no {missing} section); {_FIX}")
-    return CompressedModel(video=video, model=model, tensors=tensors, extra=extra or {}), sizes
+    return CompressedModel(video=video, model=model, tensors=tensors, extra=extra or {}, groups=groups), sizes
 
 
 def from_bytes(data: bytes, name: str = "model.bin") -> CompressedModel:

@@ -46,6 +46,21 @@ class CodedTensor:
 
 
 @dataclass
+class CodedGroup:
+    """One group of frames of a group-wise model (NIRVANA): its own small network.
+
+    A key group stores its weights; any other group stores the residual from the previous
+    group's decoded weights, so decoding group k starts at the nearest key group at or before k.
+    """
+
+    index: int                 # position in the file, 0, 1, 2, ...
+    start: int                 # first frame the group decodes
+    frames: int                # number of frames (>= 1); groups tile the video in order
+    key: bool                  # True: tensors are weights; False: residuals on group index - 1
+    tensors: list[CodedTensor] = field(default_factory=list)
+
+
+@dataclass
 class CompressedModel:
     """Everything the decoder needs; ``container.write`` turns it into model.bin."""
 
@@ -53,3 +68,4 @@ class CompressedModel:
     model: dict                # {"name": "hnerv", ...architecture config}: str/int/float/bool/lists only
     tensors: list[CodedTensor] = field(default_factory=list)
     extra: dict = field(default_factory=dict)  # small JSON-able notes (fit settings, versions)
+    groups: list[CodedGroup] = field(default_factory=list)  # group-wise models only (format 1.1)

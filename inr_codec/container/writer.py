@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import ContainerError, InputError
 from . import format as fmt
 from .reader import _one_line, from_bytes
-from .records import CodedTensor, CompressedModel, VideoMeta
+from .records import CodedGroup, CodedTensor, CompressedModel, VideoMeta
 
 
 def _video_payload(video: VideoMeta) -> bytes:
@@ -44,6 +44,19 @@ def _tensor_payload(ct: CodedTensor) -> bytes:
     return fmt.pack(fmt.layout_tensor, v)
 
 
+def _group_payload(g: CodedGroup) -> bytes:
+    if not isinstance(g, CodedGroup):
+        raise ValueError(f"CompressedModel.groups holds a {type(g).__name__}, not a CodedGroup")
+    head = {"index": g.index, "start": g.start, "frames": g.frames, "key": int(bool(g.key))}
+    problem = fmt.check_group(head)
+    if problem:
+        raise ValueError(f"cannot store group {g.index!r}: {problem}")
+    names = [ct.name for ct in g.tensors]
+    if len(set(names)) != len(names):
+        raise ValueError(f"group {g.index} has a repeated tensor name")
+    return fmt.pack_group(head, [(ct.name, _tensor_payload(ct)) for ct in g.tensors])
+
+
 def _serialise(cm: CompressedModel) -> bytes:
     sections = [(fmt.KIND_VIDEO, "", _video_payload(cm.video)),
                 (fmt.KIND_MODEL, "", _json_payload(cm.model, "model"))]
@@ -56,8 +69,10 @@ def _serialise(cm: CompressedModel) -> bytes:
             raise ValueError(f"tensor name {ct.name!r} appears twice")
         names.add(ct.name)
         sections.append((fmt.KIND_TENSOR, ct.name, payload))
+    for g in cm.groups:
+        sections.append((fmt.KIND_GROUP, "", _group_payload(g)))
     # The preamble is framed with the first section so that section's CRC covers it.
-    prefix = fmt.preamble(len(sections))
+    prefix = fmt.preamble(len(sections), fmt.MINOR_GROUPS if cm.groups else 0)
     parts = []
     for kind, name, payload in sections:
         parts.append(fmt.frame(kind, name, payload, prefix=prefix))
@@ -96,6 +111,15 @@ def _check_read_back(cm: CompressedModel, back: CompressedModel) -> None:
             key = _same_tensor(a, b)
             if key:
                 problems.append(f"tensor {a.name!r} {key}")
+    if len(cm.groups) != len(back.groups):
+        problems.append("group count")
+    else:
+        for a, b in zip(cm.groups, back.groups):
+            if (a.index, a.start, a.frames, bool(a.key), len(a.tensors)) != \
+                    (b.index, b.start, b.frames, b.key, len(b.tensors)):
+                problems.append(f"group {a.index} head")
+            problems += [f"group {a.index} tensor {x.name!r} {key}" for x, y in zip(a.tensors, b.tensors)
+                         if (key := _same_tensor(x, y))]
     if problems:
         raise RuntimeError("container self-check failed: " + ", ".join(problems)
                            + " differ after reading the bytes back (a bug in inr_codec.container)")

@@ -139,6 +139,34 @@ def read(path, *, fps=None, start=0, max_frames=None) -> tuple[np.ndarray, Fract
     return np.stack(frames), rate, pix
 
 
+def iter_read(path, chunk: int, *, start=0, count: int):
+    """Frames ``start`` .. ``start+count-1`` as uint8 RGB arrays of ``chunk`` frames (the last may be shorter),
+    from one pass over the file: reading a long video group by group costs one decode, not one per group."""
+    container = _open(path)
+    buf: list[np.ndarray] = []
+    total = sent = 0
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in container.decode(stream):
+            if total >= start:
+                buf.append(_to_rgb(frame))
+            total += 1
+            if len(buf) == chunk or (buf and sent + len(buf) == count):
+                sent += len(buf)
+                yield np.stack(buf)
+                buf = []
+            if sent == count:
+                return
+    except _AV_ERRORS as e:
+        raise VideoError(f"cannot read {path}: decoding failed after {total} frames ({_why(e)}); "
+                         "the file may be truncated or corrupted") from None
+    finally:
+        container.close()
+    raise VideoError(f"{path}: only {total} frames decode, {start + count} expected; the file is truncated "
+                     "or corrupted")
+
+
 def _choose(ext: str, pix_fmt: str | None, width: int, height: int, crf: int | None, path):
     """Pick (codec, encoder pix_fmt, options, is_rgb) for a container extension and request."""
     req = pix_fmt or "yuv420p"

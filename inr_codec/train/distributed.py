@@ -146,3 +146,13 @@ def broadcast_object(obj):
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def gather_to_main(obj) -> list | None:
+    """Every rank's picklable object in rank order, on rank 0 (None on the others); e.g. the groups
+    each rank coded."""
+    if not active():
+        return [obj]
+    out = [None] * world_size() if is_main() else None
+    dist.gather_object(obj, out, dst=0)
+    return out

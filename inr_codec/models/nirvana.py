@@ -1,0 +1,88 @@
+"""NIRVANA: one small patch-wise network per group of frames (see docs/architecture.md).
+
+The frame is cut into ``patch`` x ``patch`` tiles on a ``grid_h`` x ``grid_w`` grid (the frame
+is padded up to a whole number of tiles). For tile (i, j) of frame t of a group, the network
+maps the Fourier features of (x_j, y_i, t) to the tile's ``patch*patch*3`` pixels at once:
+
+    x_j = (j + 0.5) / grid_w * 2 - 1,  y_i = (i + 0.5) / grid_h * 2 - 1,  t = (t + 0.5) / gop * 2 - 1
+    features(c) = [sin(2^l * pi * c), cos(2^l * pi * c) for l < pe_levels]      (6 * pe_levels inputs)
+    tile = sigmoid(Linear(GELU(Linear(... GELU(Linear(features))))))           (``layers`` hidden layers)
+
+Why tiles, not pixels: one forward row yields patch^2 pixels, so a group of 8 frames at 256x144 is
+4,608 rows instead of 295k, and the network stays small (its weights are what the file stores, per
+group). The first layer is split into a spatial part, computed once per tile, and a temporal part,
+computed once per frame, and summed: the same affine map, without building a (frames x tiles) input.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+from .base import INRModel
+from .registry import register
+
+
+def fourier(c: torch.Tensor, levels: int) -> torch.Tensor:
+    """(N,) or (N, d) coordinates in [-1, 1] → (N, 2 * levels * d) sin/cos features."""
+    c = c.reshape(c.shape[0], -1)
+    freqs = (2.0 ** torch.arange(levels, dtype=torch.float32, device=c.device)) * math.pi
+    x = (c[:, :, None] * freqs).reshape(c.shape[0], -1)
+    return torch.cat([torch.sin(x), torch.cos(x)], dim=1)
+
+
+class PatchDecoder(nn.Module):
+    """Local frame indices (B,) → frames (B, 3, grid_h * patch, grid_w * patch) in [0, 1]."""
+
+    def __init__(self, arch: dict):
+        super().__init__()
+        self.arch = arch
+        p, levels, hidden = arch["patch"], arch["pe_levels"], arch["hidden"]
+        gh, gw = arch["grid_h"], arch["grid_w"]
+        self.space = nn.Linear(4 * levels, hidden)            # first layer, spatial columns (with the bias)
+        self.time = nn.Linear(2 * levels, hidden, bias=False)  # first layer, temporal columns
+        self.hidden = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(arch["layers"] - 1))
+        self.head = nn.Linear(hidden, p * p * 3)
+        ys = (torch.arange(gh, dtype=torch.float32) + 0.5) / gh * 2 - 1
+        xs = (torch.arange(gw, dtype=torch.float32) + 0.5) / gw * 2 - 1
+        grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1).reshape(-1, 2)  # row-major tiles
+        self.register_buffer("tiles", fourier(grid, levels), persistent=False)  # not stored: built from arch
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        a = self.arch
+        p, gh, gw = a["patch"], a["grid_h"], a["grid_w"]
+        tc = (t.to(torch.float32) + 0.5) / a["gop"] * 2 - 1
+        h = self.space(self.tiles)[None] + self.time(fourier(tc, a["pe_levels"]).to(self.time.weight.dtype))[:, None]  # (B, tiles, hidden)
+        h = nn.functional.gelu(h)
+        for layer in self.hidden:
+            h = nn.functional.gelu(layer(h))
+        out = torch.sigmoid(self.head(h))                                    # (B, tiles, p*p*3)
+        out = out.reshape(-1, gh, gw, 3, p, p).permute(0, 3, 1, 4, 2, 5)     # (B, 3, gh, p, gw, p)
+        return out.reshape(-1, 3, gh * p, gw * p)
+
+
+@register("nirvana")
+class Nirvana(INRModel):
+    """The group-wise model; ``train/groups.py`` fits one ``Decoder`` per group of ``gop`` frames."""
+
+    Decoder = PatchDecoder
+
+    def __init__(self, arch: dict):
+        super().__init__(arch)
+        self.decoder = PatchDecoder(arch)
+
+    @classmethod
+    def solve_arch(cls, cfg: dict, frames: int, height: int, width: int) -> dict:
+        p = int(cfg["patch"])
+        return {"gop": int(cfg["gop"]), "segment": int(cfg["segment"]), "patch": p,
+                "pe_levels": int(cfg["pe_levels"]), "hidden": int(cfg["hidden"]), "layers": int(cfg["layers"]),
+                "grid_h": -(-height // p), "grid_w": -(-width // p)}
+
+    def forward(self, idx: torch.Tensor, frames: torch.Tensor | None) -> torch.Tensor:
+        return self.decoder(idx)
+
+
+def pad_size(arch: dict) -> tuple[int, int]:
+    """(pad_height, pad_width) of a NIRVANA architecture."""
+    return arch["grid_h"] * arch["patch"], arch["grid_w"] * arch["patch"]

@@ -1,0 +1,193 @@
+"""NIRVANA's fit: the video group by group, each group's network started from the previous group's.
+
+The video is cut into groups of ``model.gop`` frames and the groups into segments of
+``model.segment`` groups. A segment's first group (its key group) starts from fresh weights seeded
+by (seed, segment) and is stored whole; every later group starts from the previous group's
+*decoded* weights and the file stores the quantized residual (``compress/groupcode.py``).
+Segments share nothing, so under torchrun rank r fits segments r, r + world, ... and rank 0
+gathers the coded groups: the file is the same bytes whatever the number of processes.
+
+Quantization during training: every step runs the network on the fake-quantized weights
+(``compress.qat.FakeQuant``, the file's per-channel quantizer) — for a residual group on
+``decoded_prev + FakeQuant(w - decoded_prev)`` — so the stored symbols are the ones training saw.
+
+Residual grid and bits: a residual tensor is quantized on its key group's per-channel step times
+2^(B - b), B the key's bits for that tensor, b the group's residual bits: b = B reuses the key
+grid exactly, each bit less doubles the step (the range, qmax·step, stays about the key's). A
+small update is then mostly zero symbols, which the range coder makes nearly free. Bits follow
+the content: b = ``model.residual_bits`` + round(log2(change) / 2) (2..B), change = MSE of the
+previous group's decoded network on this group / its MSE on its own group: a scene cut or fast
+motion buys a finer residual grid, a static stretch a coarser one.
+
+Memory is bounded by one group: frames come from ``io.iter_video`` one group at a time.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call
+
+from ..compress.groupcode import State, code_group
+from ..compress.pipeline import tensor_plan
+from ..compress.qat import FakeQuant
+from ..container.records import CodedGroup
+from ..data import FrameSet
+from ..models.nirvana import PatchDecoder, pad_size
+from . import distributed
+
+log = logging.getLogger("inr_codec")
+
+
+@dataclass(frozen=True)
+class Span:
+    index: int     # group index
+    start: int     # first frame
+    frames: int
+    segment: int
+
+
+def plan_groups(frames: int, gop: int, segment: int) -> list[tuple[Span, bool]]:
+    """[(span, is key group)] tiling ``frames`` in groups of ``gop`` (the last may be shorter)."""
+    out = []
+    for i, start in enumerate(range(0, frames, gop)):
+        out.append((Span(i, start, min(gop, frames - start), i // segment), i % segment == 0))
+    return out
+
+
+def residual_bits(mcfg, ccfg, change: float) -> int:
+    """Bits of a residual group's tensors from how much the content changed (see the module doc)."""
+    bits = int(mcfg.residual_bits)
+    if mcfg.adapt_bits and change > 0 and math.isfinite(change):
+        bits += int(round(0.5 * math.log2(change)))
+    return max(2, min(bits, int(ccfg.bits)))
+
+
+class GroupFitter:
+    """Fits and codes the groups of the segments one rank owns."""
+
+    def __init__(self, arch: dict, mcfg, ccfg, device: torch.device, seed: int):
+        self.arch, self.mcfg, self.ccfg, self.device, self.seed = arch, mcfg, ccfg, device, seed
+        self.pad_h, self.pad_w = pad_size(arch)
+
+    def _net(self, segment: int) -> PatchDecoder:
+        torch.manual_seed(self.seed * 1_000_003 + segment)  # a segment's start depends on nothing else
+        return PatchDecoder(self.arch).to(self.device)
+
+    def plan(self, name: str, ndim: int, bits: int | None, key_scales: dict | None) -> tuple[int, int, np.ndarray | None]:
+        """(bits, axis, scales) of a tensor: a key group's from compress.*; a residual's on the key grid
+        coarsened by 2^(B - bits) (see the module doc)."""
+        b_key, axis = tensor_plan(name, ndim, self.ccfg)
+        if bits is None:
+            return b_key, axis, None
+        b = min(bits, b_key)
+        return b, axis, (key_scales[name] * np.float32(2.0 ** (b_key - b))).astype(np.float32)
+
+    def _effective(self, params: dict, base: dict | None, quants: dict) -> dict:
+        """What the network runs on: the weights as the file will hold them (fake-quantized)."""
+        if base is None:
+            return {n: quants[n](p) for n, p in params.items()}
+        return {n: base[n] + quants[n](p - base[n]) for n, p in params.items()}
+
+    def _quants(self, params: dict, bits: int | None, key_scales: dict | None) -> dict:
+        quants = {}
+        for n, p in params.items():
+            b, axis, scales = self.plan(n, p.ndim, bits, key_scales)
+            fixed = None
+            if scales is not None:
+                shape = (-1,) + (1,) * (p.ndim - 1) if scales.size > 1 else ()
+                fixed = torch.from_numpy(scales).to(self.device).reshape(shape)
+            quants[n] = FakeQuant(b, axis, fixed)
+        return quants
+
+    @torch.no_grad()
+    def mse(self, net: PatchDecoder, state: State, target: FrameSet) -> float:
+        weights = {n: torch.from_numpy(a).to(self.device) for n, a in state.items()}
+        t = torch.arange(len(target), device=self.device)
+        pred = functional_call(net, weights, (t,))
+        return float(F.mse_loss(target.crop(pred), target.crop(target.batch(t))))
+
+    def fit_group(self, net: PatchDecoder, target: FrameSet, prev: State | None, bits: int | None,
+                  key_scales: dict | None, steps: int) -> State:
+        """Train ``net`` on the group (starting from ``prev`` if given); returns its float32 weights."""
+        params = dict(net.named_parameters())
+        base = None
+        if prev is not None:
+            base = {n: torch.from_numpy(prev[n]).to(self.device) for n in params}
+            with torch.no_grad():
+                for n, p in params.items():
+                    p.copy_(base[n])
+        quants = self._quants(params, bits, key_scales)
+        lr = float(self.mcfg.lr if prev is None else self.mcfg.residual_lr)  # small steps: small residuals
+        opt = torch.optim.Adam(params.values(), lr=lr)
+        t = torch.arange(len(target), device=self.device)
+        y = target.crop(target.batch(t))
+        warm = max(1, steps // 20)
+        for step in range(steps):
+            scale = (step + 1) / warm if step < warm else 0.5 * (1 + math.cos(math.pi * (step - warm) / (steps - warm)))
+            for g in opt.param_groups:
+                g["lr"] = lr * scale
+            pred = functional_call(net, self._effective(params, base, quants), (t,))
+            loss = F.mse_loss(target.crop(pred), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return {n: p.detach().to("cpu", torch.float32).numpy().copy() for n, p in params.items()}
+
+    def run(self, spans: list[tuple[Span, bool]], chunks) -> list[tuple[CodedGroup, dict]]:
+        """Fit this rank's segments; ``chunks`` yields each group's uint8 frames in order (every rank reads
+        the whole video once, keeping only its own groups)."""
+        world, me = distributed.world_size(), distributed.rank()
+        out = []
+        net = prev = key_scales = None
+        prev_mse = None
+        for (span, key), frames in zip(spans, chunks):
+            if span.segment % world != me:
+                continue
+            t0 = time.perf_counter()
+            target = FrameSet(frames, self.pad_h, self.pad_w, self.device)
+            if key:
+                net, prev, bits, change = self._net(span.segment), None, None, None
+                steps = int(self.mcfg.key_steps)
+            else:
+                change = self.mse(net, prev, target) / max(prev_mse, 1e-12)
+                bits, steps = residual_bits(self.mcfg, self.ccfg, change), int(self.mcfg.steps)
+            weights = self.fit_group(net, target, prev, bits, key_scales, steps)
+
+            def plan(name, ndim, bits=bits, key_scales=key_scales):
+                return self.plan(name, ndim, bits, key_scales)
+
+            group, prev = code_group(span.index, span.start, span.frames, weights, prev if not key else None, plan)
+            if key:
+                key_scales = {ct.name: ct.scales for ct in group.tensors}
+            prev_mse = self.mse(net, prev, target)
+            stats = {"index": span.index, "segment": span.segment, "key": key, "steps": steps,
+                     "bits": bits if bits is not None else int(self.ccfg.bits),
+                     "change": None if change is None else round(change, 3),
+                     "psnr": round(-10 * math.log10(max(prev_mse, 1e-12)), 3),
+                     "bytes": sum(len(ct.payload) for ct in group.tensors),
+                     "seconds": round(time.perf_counter() - t0, 2)}
+            log.info("group %d (segment %d, %s, frames %d-%d): %d steps, %s bits%s, PSNR %.2f dB (decoded weights), "
+                     "%d payload bytes, %.1f s", span.index, span.segment, "key" if key else "residual",
+                     span.start, span.start + span.frames - 1, steps, stats["bits"],
+                     "" if change is None else f" (change {change:.2f})", stats["psnr"], stats["bytes"],
+                     stats["seconds"])
+            out.append((group, stats))
+        return out
+
+
+def fit_groups(chunks, num_frames: int, arch: dict, cfg, device: torch.device) -> tuple[list[CodedGroup], list[dict]]:
+    """Every group of the video, coded, in order (on rank 0; the other ranks get ([], []))."""
+    spans = plan_groups(num_frames, arch["gop"], arch["segment"])
+    mine = GroupFitter(arch, cfg.model, cfg.compress, device, int(cfg.seed)).run(spans, chunks)
+    gathered = distributed.gather_to_main(mine)
+    if gathered is None:
+        return [], []
+    done = sorted((pair for part in gathered for pair in part), key=lambda p: p[0].index)
+    assert [g.index for g, _ in done] == list(range(len(spans))), "a group was not fitted (a bug)"
+    return [g for g, _ in done], [s for _, s in done]

@@ -1,0 +1,133 @@
+"""NIRVANA's pieces: the patch network, group coding (key + residual) through the container, the chain
+decoder, the residual grid and bits, and the config rules."""
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from inr_codec import container
+from inr_codec.compress.codec import decode_symbols
+from inr_codec.compress.groupcode import apply_group, code_group
+from inr_codec.compress.qat import FakeQuant
+from inr_codec.compress.quantize import quantize
+from inr_codec.config import compose, validate
+from inr_codec.container import format as fmt
+from inr_codec.container.records import CompressedModel, VideoMeta
+from inr_codec.decode.groups import GroupChain, decode_batches
+from inr_codec.errors import ContainerError, InputError
+from inr_codec.models.nirvana import Nirvana, PatchDecoder, pad_size
+from inr_codec.train.groups import plan_groups, residual_bits
+
+ARCH = Nirvana.solve_arch({"gop": 3, "segment": 2, "patch": 4, "pe_levels": 3, "hidden": 8, "layers": 2}, 8, 10, 13)
+
+
+def _plan(bits, scales=None):
+    def plan(name, ndim):
+        return bits, (0 if ndim > 1 else -1), None if scales is None else scales[name]
+    return plan
+
+
+def _file(n_groups=3) -> CompressedModel:
+    """A group-wise model of random weights: groups 0 (key), 1 (residual), 2 (key) over 8 frames."""
+    rng = np.random.default_rng(0)
+    state = {n: t.numpy() for n, t in PatchDecoder(ARCH).state_dict().items()}
+    groups, prev = [], None
+    for i, (start, frames) in enumerate([(0, 3), (3, 3), (6, 2)][:n_groups]):
+        key = i % ARCH["segment"] == 0
+        w = {n: (a + 0.01 * rng.standard_normal(a.shape)).astype(np.float32) for n, a in state.items()}
+        g, prev = code_group(i, start, frames, w, None if key else prev, _plan(8 if key else 5))
+        groups.append(g)
+    pad_h, pad_w = pad_size(ARCH)
+    meta = VideoMeta(width=13, height=10, frames=8, fps=Fraction(25), pad_width=pad_w, pad_height=pad_h)
+    return CompressedModel(video=meta, model={"name": "nirvana", **ARCH}, groups=groups)
+
+
+def test_patch_decoder_shapes_and_range():
+    with torch.no_grad():
+        out = PatchDecoder(ARCH)(torch.arange(3))
+    assert out.shape == (3, 3, 12, 16)  # 10x13 padded to whole 4x4 tiles
+    assert float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def test_groups_round_trip_through_the_container_with_identical_symbols():
+    cm = _file()
+    data = container.to_bytes(cm)
+    assert data[4:6] == bytes([1, fmt.MINOR_GROUPS])  # group files are format 1.1
+    back = container.from_bytes(data)
+    assert [(g.index, g.start, g.frames, g.key) for g in back.groups] == [(0, 0, 3, True), (1, 3, 3, False),
+                                                                           (2, 6, 2, True)]
+    prev = None
+    for a, b in zip(cm.groups, back.groups):
+        for x, y in zip(a.tensors, b.tensors):
+            assert np.array_equal(decode_symbols(x), decode_symbols(y))
+        state_a, state_b = apply_group(prev, a), apply_group(prev, b)
+        assert all(np.array_equal(state_a[n], state_b[n]) for n in state_a)
+        prev = state_b
+    assert [s for s, _ in container.section_sizes(data)][-3:] == ["group:0", "group:1", "group:2"]
+
+
+def test_code_group_returns_what_the_decoder_reconstructs():
+    state = {n: t.numpy() for n, t in PatchDecoder(ARCH).state_dict().items()}
+    g0, s0 = code_group(0, 0, 3, state, None, _plan(8))
+    moved = {n: a + np.float32(0.003) for n, a in state.items()}
+    g1, s1 = code_group(1, 3, 3, moved, s0, _plan(6))
+    assert not g1.key
+    again = apply_group(apply_group(None, g0), g1)
+    assert all(np.array_equal(again[n], s1[n]) for n in s1)
+    assert all(np.abs(s1[n] - moved[n]).max() < 0.02 for n in s1)
+
+
+def test_chain_decodes_only_the_groups_a_range_needs():
+    cm = container.from_bytes(container.to_bytes(_file()))
+    for frames, needed in (((3, 5), [0, 1]), ((6, 8), [2]), ((0, 2), [0]), ((0, 8), [0, 1, 2])):
+        chain = GroupChain(cm)
+        got = np.concatenate(list(decode_batches(cm, frames=frames, chain=chain, batch_size=2)))
+        assert got.shape == (frames[1] - frames[0], 10, 13, 3)
+        assert chain.decoded == needed
+
+
+def test_group_files_refuse_damage():
+    cm = _file()
+    cm.groups[0].key = False
+    with pytest.raises(RuntimeError, match="first group is not a key group"):
+        container.from_bytes(container.to_bytes(cm))
+    data = bytearray(container.to_bytes(_file()))
+    data[5] = 0  # claims 1.0, which has no group sections
+    with pytest.raises(ContainerError):
+        container.from_bytes(bytes(data))
+    bad = _file(n_groups=2)  # the groups hold 6 of the video's 8 frames
+    with pytest.raises(Exception, match="groups hold 6 frames"):
+        container.to_bytes(bad)
+
+
+def test_fixed_grid_fake_quant_is_the_files_quantizer():
+    w = torch.randn(5, 7)
+    scales = (np.abs(w.numpy()).max(axis=1) / 7).astype(np.float32)
+    symbols, _ = quantize(w.numpy(), 4, 0, scales)
+    fq = FakeQuant(4, 0, torch.from_numpy(scales).reshape(-1, 1))(w)
+    assert torch.equal(fq, torch.from_numpy(symbols.astype(np.float32) * scales[:, None]))
+
+
+def test_plan_and_residual_bits():
+    spans = plan_groups(7, 3, 2)
+    assert [(s.start, s.frames, s.segment, key) for s, key in spans] == [(0, 3, 0, True), (3, 3, 0, False),
+                                                                         (6, 1, 1, True)]
+    m = OmegaConf.create({"residual_bits": 5, "adapt_bits": True})
+    c = OmegaConf.create({"bits": 8})
+    assert residual_bits(m, c, 1.0) == 5 and residual_bits(m, c, 16.0) == 7 and residual_bits(m, c, 1e6) == 8
+    assert residual_bits(m, c, 0.25) == 4
+    assert residual_bits(OmegaConf.create({"residual_bits": 5, "adapt_bits": False}), c, 16.0) == 5
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.gop=0", "model.gop=0 is invalid"),
+    ("model.residual_bits=9", "exceeds compress.bits"),
+    ("model.adapt_bits=maybe", "model.adapt_bits=maybe must be true or false"),
+    ("compress.prune=0.2", "does not apply to model=nirvana"),
+    ("train.budget_s=10", "does not apply to model=nirvana"),
+])
+def test_config_rules(override, message):
+    with pytest.raises(InputError, match=message):
+        validate(compose(["model=nirvana", override]))
