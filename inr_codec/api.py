@@ -205,12 +205,23 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
                 show_progress: bool) -> dict:
     """model=nirvana: fit group by group (memory bounded by a group), write, and measure the written file."""
     from .io import iter_video
+    from .io.video import centre_crop_frames
     from .models.nirvana import Nirvana, pad_size
     from .train.groups import fit_groups
     d = cfg.data
     sel = dict(width=d.width, height=d.height, pix_fmt=d.pix_fmt, fps=parse_fps(d.fps), max_frames=d.max_frames,
                start=d.start or 0)
     n, h, w, fps = probe_video(str(video_path), **sel)
+    crop = parse_crop(d.get("crop"))
+    if crop and (crop[0] > w or crop[1] > h):
+        raise InputError(f"cannot crop {video_path} ({w}x{h}) to {crop[0]}x{crop[1]}: the crop must fit inside "
+                         f"the frame")
+    w, h = crop or (w, h)
+
+    def chunks(size: int):  # the input, a group at a time, cropped as asked
+        for c in iter_video(str(video_path), size, **sel):
+            yield centre_crop_frames(c, w, h, video_path) if crop else c
+
     arch = Nirvana.solve_arch(OmegaConf.to_container(cfg.model, resolve=True), n, h, w)
     check_fit_memory(video_path, min(n, arch["gop"]), h, w)  # one group at a time
     pix = read_video(str(video_path), **dict(sel, max_frames=1)).source_pix_fmt
@@ -230,7 +241,7 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
                  "%d processes, on %s", __version__, video_path, w, h, n, fps, arch["gop"], distributed.world_size(),
                  device)
         t0 = time.perf_counter()
-        groups, stats = fit_groups(iter_video(str(video_path), arch["gop"], **sel), n, arch, cfg, device)
+        groups, stats = fit_groups(chunks(arch["gop"]), n, arch, cfg, device)
         fit_s = time.perf_counter() - t0
         if not main:
             return distributed.broadcast_object(None)
@@ -239,7 +250,7 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
         cm = CompressedModel(video=meta, model={"name": "nirvana", **arch}, groups=groups, extra=notes)
         nbytes = container.write(model_file, cm)
         written = container.read(model_file)  # the reported quality is the written file's
-        measured = _measure_stream(written, iter_video(str(video_path), arch["gop"], **sel), device)
+        measured = _measure_stream(written, chunks(arch["gop"]), device)
         params = sum(int(np.prod(t.shape)) for t in groups[0].tensors)
         summary = {
             "file": str(model_file), "bytes": nbytes, "bpp": bpp(nbytes, meta), "psnr": measured["psnr"],

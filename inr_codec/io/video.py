@@ -214,9 +214,15 @@ def parse_crop(spec) -> tuple[int, int] | None:
 def centre_crop(video: Video, width: int, height: int) -> Video:
     """The centre ``width`` x ``height`` region of every frame (offsets rounded down, as HNeRV's
     640x1280 Bunny crop). Asked for explicitly; the file then holds the cropped frames."""
-    if width > video.width or height > video.height:
-        raise VideoError(f"cannot crop {video.path or 'video'} ({video.width}x{video.height}) to {width}x{height}: "
+    return Video(centre_crop_frames(video.frames, width, height, video.path), video.fps, video.source_pix_fmt,
+                 video.path)
+
+
+def centre_crop_frames(frames: np.ndarray, width: int, height: int, path=None) -> np.ndarray:
+    """The centre region of uint8 frames (T, H, W, 3); see :func:`centre_crop`."""
+    h, w = frames.shape[1:3]
+    if width > w or height > h:
+        raise VideoError(f"cannot crop {path or 'video'} ({w}x{h}) to {width}x{height}: "
                          f"the crop must fit inside the frame")
-    y, x = (video.height - height) // 2, (video.width - width) // 2
-    frames = np.ascontiguousarray(video.frames[:, y:y + height, x:x + width])
-    return Video(frames, video.fps, video.source_pix_fmt, video.path)
+    y, x = (h - height) // 2, (w - width) // 2
+    return np.ascontiguousarray(frames[:, y:y + height, x:x + width])

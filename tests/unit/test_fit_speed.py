@@ -83,3 +83,14 @@ def test_bench_fit_bad_input_is_one_line(tmp_path, capsys):
     assert bench_fit([str(tmp_path / "missing.mkv"), "--outputs", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "missing.mkv" in err and "\n" not in err
+
+
+def test_nirvana_fit_honours_the_crop(tiny_clip, tmp_path):
+    nv = ["model=nirvana", "device=cpu", "model.gop=3", "model.segment=2", "model.patch=4", "model.hidden=8",
+          "model.layers=2", "model.pe_levels=2", "model.key_steps=5", "model.steps=3", "data.crop=29x15"]
+    s = api.fit(tiny_clip, nv, outputs_root=tmp_path, show_progress=False)
+    assert (s["width"], s["height"], s["frames"]) == (29, 15, 6)
+    r = api.evaluate(s["file"], tiny_clip, overrides=["data.crop=29x15"])
+    assert r["psnr"] == pytest.approx(s["psnr"], abs=1e-6)
+    with pytest.raises(InputError, match="must fit inside"):
+        api.fit(tiny_clip, nv[:-1] + ["data.crop=99x15"], outputs_root=tmp_path, show_progress=False)
