@@ -7,12 +7,28 @@ import os
 import shutil
 import tempfile
 from fractions import Fraction
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from inr_codec.errors import VideoError
+
+
+@dataclass
+class Source:
+    """An opened input, checked before any frame is decoded: its metadata and a generator of frames.
+
+    ``frames`` yields uint8 RGB (H, W, 3) frames of the selected range in order, opening the file
+    itself (and closing it when exhausted or closed); ``count`` is None where only decoding can tell
+    (PyAV containers). Readers build one; ``read_video`` and ``iter_video`` share it.
+    """
+
+    frames: Iterator[np.ndarray]
+    fps: Fraction | None
+    pix_fmt: str
+    count: int | None
 
 
 def to_fraction(fps, path) -> Fraction:

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from inr_codec.errors import VideoError
-from inr_codec.io.common import atomic_dir, check_frames, select_range
+from inr_codec.io.common import Source, atomic_dir, check_frames, select_range
 
 DEFAULT_FPS = Fraction(25)
 
@@ -75,23 +75,24 @@ def probe(folder) -> tuple[int, int, int, Fraction, str]:
     return len(files), h, w, DEFAULT_FPS, _MODE_PIX_FMT.get(mode, mode.lower())
 
 
-def read(folder, *, fps=None, start=0, max_frames=None) -> tuple[np.ndarray, Fraction, str]:
-    """Read the PNGs of ``folder``; all must have one size. fps defaults to 25."""
+def open_frames(folder, *, fps=None, start=0, max_frames=None) -> Source:
+    """List the PNGs and check the first one now; the frames come later, one file at a time.
+    All must have one size. fps defaults to 25."""
     files = list_pngs(folder)
     start, count = select_range(len(files), start, max_frames, folder)
     files = files[start:start + count]
-    out = None
-    mode0 = None
+    first = _open(files[0])
+    return Source(_frames(folder, files, first), DEFAULT_FPS if fps is None else fps,
+                  _MODE_PIX_FMT.get(first.mode, first.mode.lower()), count)
+
+
+def _frames(folder, files: list[Path], first: Image.Image):
     for i, f in enumerate(files):
-        im = _open(f)
-        if out is None:
-            out = np.empty((count, im.height, im.width, 3), dtype=np.uint8)
-            mode0 = im.mode
-        elif (im.height, im.width) != out.shape[1:3]:
+        im = first if i == 0 else _open(f)
+        if (im.height, im.width) != (first.height, first.width):
             raise VideoError(f"{folder}: {f.name} is {im.width}x{im.height} but {files[0].name} is "
-                             f"{out.shape[2]}x{out.shape[1]}; all PNG frames must share one size")
-        out[i] = _to_rgb8(im)
-    return out, (DEFAULT_FPS if fps is None else fps), _MODE_PIX_FMT.get(mode0, mode0.lower())
+                             f"{first.width}x{first.height}; all PNG frames must share one size")
+        yield _to_rgb8(im)
 
 
 def write(frames: np.ndarray, folder) -> None:

@@ -27,7 +27,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
 from inr_codec.errors import VideoError
-from inr_codec.io.common import atomic_file, check_frames, require_file, select_range
+from inr_codec.io.common import Source, atomic_file, check_frames, require_file, select_range
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".avi": "avi", ".webm": "webm"}
 YUV_PIX_FMTS = ("yuv420p", "yuv422p", "yuv444p", "yuv420p10le", "yuv422p10le", "yuv444p10le")
@@ -96,28 +96,46 @@ def probe(path) -> tuple[int, int, int, Fraction | None, str]:
         container.close()
 
 
-def read(path, *, fps=None, start=0, max_frames=None) -> tuple[np.ndarray, Fraction, str]:
-    """Decode frames ``start`` .. ``start+max_frames-1`` as uint8 RGB (see module docstring)."""
+def open_frames(path, *, fps=None, start=0, max_frames=None) -> Source:
+    """Open the file and check its stream and rate now; the frames come later, decoded once in order
+    (the ones before ``start`` are decoded and dropped), as uint8 RGB (see module docstring)."""
     select_range(1 << 62, start, max_frames, path)  # validates the arguments only
     container = _open(path)
-    frames: list[np.ndarray] = []
-    total = 0
-    pix = ""
+    try:
+        stream = container.streams.video[0]
+        rate = fps if fps is not None else _rate(stream)
+        pix = stream.codec_context.pix_fmt or ""
+        stated = int(stream.frames or 0)  # 0 where the container does not say (mkv, webm)
+        if not pix:  # the codec leaves it to the first frame
+            pix = next((f.format.name for f in container.decode(stream)), "")
+    except _AV_ERRORS as e:
+        raise VideoError(f"cannot read {path}: decoding failed ({_why(e)}); the file may be truncated or corrupted") from None
+    finally:
+        container.close()
+    if rate is None:
+        raise VideoError(f"{path} does not state a frame rate; give one with data.fps= (e.g. data.fps=25)")
+    return Source(_frames(path, start, max_frames, stated), rate, pix, None)
+
+
+def _frames(path, start: int, max_frames: int | None, stated: int):
+    container = _open(path)
+    total = kept = 0
+    shape = None
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        rate = fps if fps is not None else _rate(stream)
-        if rate is None:
-            raise VideoError(f"{path} does not state a frame rate; give one with data.fps= (e.g. data.fps=25)")
-        pix = stream.codec_context.pix_fmt or ""
-        stated = int(stream.frames or 0)  # 0 where the container does not say (mkv, webm)
         for frame in container.decode(stream):
-            if total == 0:
-                pix = pix or frame.format.name
             if total >= start:
-                frames.append(_to_rgb(frame))
+                rgb = _to_rgb(frame)
+                if shape is None:
+                    shape = rgb.shape
+                elif rgb.shape != shape:
+                    raise VideoError(f"{path}: the frame size changes mid-stream ({sorted([shape, rgb.shape])}); "
+                                     "re-encode it at one size first")
+                kept += 1
+                yield rgb
             total += 1
-            if max_frames is not None and len(frames) >= max_frames:
+            if max_frames is not None and kept >= max_frames:
                 break
     except _AV_ERRORS as e:
         raise VideoError(f"cannot read {path}: decoding failed after {total} frames ({_why(e)}); "
@@ -126,17 +144,12 @@ def read(path, *, fps=None, start=0, max_frames=None) -> tuple[np.ndarray, Fract
         container.close()
     if total == 0:
         raise VideoError(f"{path}: no frames could be decoded; the file is empty, truncated or corrupted")
-    if not frames:
+    if not kept:
         raise VideoError(f"{path}: start={start} but the video has only {total} frames; use a smaller start")
     wanted = stated - start if max_frames is None else min(max_frames, stated - start)
-    if stated > 0 and wanted - len(frames) > 2:  # a frame or two of slack for edit lists
+    if stated > 0 and wanted - kept > 2:  # a frame or two of slack for edit lists
         raise VideoError(f"{path} states {stated} frames but only {total} decode; the file is truncated or "
-                         f"corrupted: re-create it, or fit the frames that decode with data.max_frames={len(frames)}")
-    shapes = {f.shape for f in frames}
-    if len(shapes) > 1:
-        raise VideoError(f"{path}: the frame size changes mid-stream ({sorted(shapes)[:2]}); "
-                         "re-encode it at one size first")
-    return np.stack(frames), rate, pix
+                         f"corrupted: re-create it, or fit the frames that decode with data.max_frames={kept}")
 
 
 def _choose(ext: str, pix_fmt: str | None, width: int, height: int, crf: int | None, path):

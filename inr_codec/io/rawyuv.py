@@ -13,7 +13,7 @@ import numpy as np
 
 from inr_codec.errors import VideoError
 from inr_codec.io.colour import PIX_FMTS, PixFmt, get_pix_fmt, rgb_to_yuv, yuv_to_rgb
-from inr_codec.io.common import atomic_file, check_frames, require_file, select_range
+from inr_codec.io.common import Source, atomic_file, check_frames, require_file, select_range
 
 DEFAULT_PIX_FMT = "yuv420p"
 DEFAULT_FPS = Fraction(25)
@@ -54,14 +54,17 @@ def probe(path, *, width=None, height=None, pix_fmt=None) -> tuple[int, int, int
     return n, int(height), int(width), DEFAULT_FPS, fmt.name
 
 
-def read(path, *, width=None, height=None, pix_fmt=None, fps=None, start=0,
-         max_frames=None) -> tuple[np.ndarray, Fraction, str]:
-    """Read frames of a raw .yuv file as uint8 RGB (BT.709, limited range)."""
+def open_frames(path, *, width=None, height=None, pix_fmt=None, fps=None, start=0, max_frames=None) -> Source:
+    """Check the layout against the file size now; the frames come later, read at their offsets, as
+    uint8 RGB (BT.709, limited range)."""
     fmt, fb, n = _layout(path, width, height, pix_fmt)
-    w, h = int(width), int(height)
     start, count = select_range(n, start, max_frames, path)
+    return Source(_frames(path, fmt, int(width), int(height), fb, start, count),
+                  DEFAULT_FPS if fps is None else fps, fmt.name, count)
+
+
+def _frames(path, fmt: PixFmt, w: int, h: int, fb: int, start: int, count: int):
     shapes = fmt.plane_shapes(h, w)
-    out = np.empty((count, h, w, 3), dtype=np.uint8)
     try:
         with open(path, "rb") as f:
             f.seek(start * fb)
@@ -73,10 +76,9 @@ def read(path, *, width=None, height=None, pix_fmt=None, fps=None, start=0,
                 for ph, pw in shapes:
                     planes.append(np.frombuffer(buf, dtype=fmt.dtype, count=ph * pw, offset=pos).reshape(ph, pw))
                     pos += ph * pw * fmt.dtype.itemsize
-                out[i] = yuv_to_rgb(planes, fmt)
+                yield yuv_to_rgb(planes, fmt)
     except OSError as e:
         raise VideoError(f"cannot read {path}: {e.strerror or e}") from None
-    return out, (DEFAULT_FPS if fps is None else fps), fmt.name
 
 
 def write(frames: np.ndarray, path, *, pix_fmt: str | None = None) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from inr_codec.errors import VideoError
 from inr_codec.io.colour import PixFmt, get_pix_fmt, rgb_to_yuv, yuv_to_rgb
-from inr_codec.io.common import atomic_file, check_frames, require_file, select_range
+from inr_codec.io.common import Source, atomic_file, check_frames, require_file, select_range
 
 _C_TO_PIX = {
     "420jpeg": "yuv420p", "420paldv": "yuv420p", "420mpeg2": "yuv420p", "420": "yuv420p",
@@ -105,25 +105,32 @@ def probe(path) -> tuple[int, int, int, Fraction | None, str]:
     return n, hdr.height, hdr.width, hdr.fps, hdr.fmt.name
 
 
-def read(path, *, fps=None, start=0, max_frames=None) -> tuple[np.ndarray, Fraction | None, str]:
-    """Read frames of a .y4m file as uint8 RGB (BT.709, range from XCOLORRANGE, limited by default)."""
+def open_frames(path, *, fps=None, start=0, max_frames=None) -> Source:
+    """Check the header and every frame's header now; the frames come later, one at a time, as uint8 RGB
+    (BT.709, range from XCOLORRANGE, limited by default), seeking to each frame's offset."""
     with _open(path) as f:
         hdr = _parse_header(f, path)
         offsets = _frame_offsets(f, path, hdr)
-        start, count = select_range(len(offsets), start, max_frames, path)
-        shapes = hdr.fmt.plane_shapes(hdr.height, hdr.width)
-        fb = hdr.fmt.frame_bytes(hdr.height, hdr.width)
-        out = np.empty((count, hdr.height, hdr.width, 3), dtype=np.uint8)
-        for i, off in enumerate(offsets[start:start + count]):
+    start, count = select_range(len(offsets), start, max_frames, path)
+    return Source(_frames(path, hdr, offsets[start:start + count]), hdr.fps if fps is None else fps,
+                  hdr.fmt.name, count)
+
+
+def _frames(path, hdr: _Header, offsets: list[int]):
+    shapes = hdr.fmt.plane_shapes(hdr.height, hdr.width)
+    fb = hdr.fmt.frame_bytes(hdr.height, hdr.width)
+    with _open(path) as f:
+        for off in offsets:
             f.seek(off)
             buf = f.read(fb)
+            if len(buf) != fb:
+                raise VideoError(f"{path}: short read at byte {off}; was the file changed while reading?")
             planes, pos = [], 0
             for h, w in shapes:
                 n = h * w
                 planes.append(np.frombuffer(buf, dtype=hdr.fmt.dtype, count=n, offset=pos).reshape(h, w))
                 pos += n * hdr.fmt.dtype.itemsize
-            out[i] = yuv_to_rgb(planes, hdr.fmt, full_range=hdr.full_range)
-    return out, (hdr.fps if fps is None else fps), hdr.fmt.name
+            yield yuv_to_rgb(planes, hdr.fmt, full_range=hdr.full_range)
 
 
 def write(frames: np.ndarray, fps: Fraction, path, *, pix_fmt: str | None = None) -> None:
