@@ -11,7 +11,8 @@ import numpy as np
 from PIL import Image
 
 from inr_codec.errors import VideoError
-from inr_codec.io.common import Source, atomic_dir, check_frames, select_range
+from inr_codec.io.common import Source, check_frames, select_range
+from inr_codec.io.writer import FrameWriter
 
 DEFAULT_FPS = Fraction(25)
 
@@ -95,10 +96,36 @@ def _frames(folder, files: list[Path], first: Image.Image):
         yield _to_rgb8(im)
 
 
+class Writer(FrameWriter):
+    """Streaming PNG folder writer: ``frame_00001.png``, ... into a new (or empty) folder.
+
+    Names have max(5, digits of ``total``) digits; without ``total`` they are widened at the end
+    if the count needs more, so the names are those a one-call write of the same frames gives.
+    """
+
+    folder = True
+    MIN_DIGITS = 5
+
+    def __init__(self, folder, *, total: int | None = None):
+        self._digits = max(self.MIN_DIGITS, len(str(total or 0)))
+        super().__init__(folder)
+
+    def _name(self, i: int, digits: int) -> Path:
+        return self.tmp / f"frame_{i:0{digits}d}.png"
+
+    def _put(self, frames: np.ndarray) -> None:
+        for k, fr in enumerate(frames, self.count + 1):
+            Image.fromarray(fr, "RGB").save(self._name(k, self._digits), compress_level=1)
+
+    def _finish(self) -> None:
+        digits = max(self._digits, len(str(self.count)))
+        if digits != self._digits:
+            for k in range(1, self.count + 1):
+                self._name(k, self._digits).rename(self._name(k, digits))
+
+
 def write(frames: np.ndarray, folder) -> None:
-    """Write ``frame_00001.png``, ``frame_00002.png``, ... into a new (or empty) ``folder``, atomically."""
+    """Write the frames into a new (or empty) ``folder`` in one call (see :class:`Writer`)."""
     frames = check_frames(frames, folder)
-    digits = max(5, len(str(frames.shape[0])))
-    with atomic_dir(folder) as tmp:
-        for i, fr in enumerate(frames, 1):
-            Image.fromarray(fr, "RGB").save(tmp / f"frame_{i:0{digits}d}.png", compress_level=1)
+    with Writer(folder, total=len(frames)) as w:
+        w.write(frames)

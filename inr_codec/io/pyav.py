@@ -27,7 +27,8 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
 from inr_codec.errors import VideoError
-from inr_codec.io.common import Source, atomic_file, check_frames, require_file, select_range
+from inr_codec.io.common import Source, require_file, select_range
+from inr_codec.io.writer import FrameWriter
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".avi": "avi", ".webm": "webm"}
 YUV_PIX_FMTS = ("yuv420p", "yuv422p", "yuv444p", "yuv420p10le", "yuv422p10le", "yuv444p10le")
@@ -175,39 +176,70 @@ def _choose(ext: str, pix_fmt: str | None, width: int, height: int, crf: int | N
     return "libx264", req, {"crf": str(crf), "preset": "medium"}, False
 
 
-def write(frames: np.ndarray, fps: Fraction, path, *, pix_fmt: str | None = None, crf: int | None = None) -> None:
-    """Encode uint8 RGB frames to ``path`` with the exact frame count, size and rate."""
-    frames = check_frames(frames, path)
-    ext = "." + str(path).rsplit(".", 1)[-1].lower()
-    t, h, w, _ = frames.shape
-    codec, enc_pix, options, is_rgb = _choose(ext, pix_fmt, w, h, crf, path)
-    with atomic_file(path) as tmp:
+class Writer(FrameWriter):
+    """Streaming encoder: uint8 RGB batches to ``path`` with the exact frame count, size and rate."""
+
+    def __init__(self, path, fps: Fraction, *, pix_fmt: str | None = None, crf: int | None = None):
+        self.ext = "." + str(path).rsplit(".", 1)[-1].lower()
+        _choose(self.ext, pix_fmt, 2, 2, crf, path)  # a bad pix_fmt or crf fails before any temporary
+        self.fps, self._pix_fmt, self._crf = fps, pix_fmt, crf
+        self._container = self._stream = None
+        super().__init__(path)
+
+    def _encoder_error(self, e: BaseException) -> VideoError:
+        return VideoError(f"cannot write {self.path}: the {self._codec} encoder failed with pix_fmt {self._enc_pix} "
+                          f"({_why(e)}); try another pix_fmt or container")
+
+    def _begin(self, h: int, w: int) -> None:
+        self._codec, self._enc_pix, options, self._is_rgb = _choose(self.ext, self._pix_fmt, w, h, self._crf,
+                                                                    self.path)
         try:
-            container = av.open(str(tmp), "w", format=CONTAINERS[ext])
+            self._container = av.open(str(self.tmp), "w", format=CONTAINERS[self.ext])
         except _AV_ERRORS as e:
-            raise VideoError(f"cannot write {path}: {_why(e)}") from None
+            raise VideoError(f"cannot write {self.path}: {_why(e)}") from None
         try:
-            stream = container.add_stream(codec, rate=fps)
-            stream.width, stream.height, stream.pix_fmt = w, h, enc_pix
-            stream.time_base = Fraction(1) / fps
-            stream.codec_context.time_base = Fraction(1) / fps
+            stream = self._stream = self._container.add_stream(self._codec, rate=self.fps)
+            stream.width, stream.height, stream.pix_fmt = w, h, self._enc_pix
+            stream.time_base = Fraction(1) / self.fps
+            stream.codec_context.time_base = Fraction(1) / self.fps
             stream.options = options
-            if not is_rgb:
+            if not self._is_rgb:
                 cc = stream.codec_context
                 cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc = 1, 1, 1, 1  # bt709, tv
-            for i, rgb in enumerate(frames):
+        except _AV_ERRORS as e:
+            raise self._encoder_error(e) from None
+
+    def _put(self, frames: np.ndarray) -> None:
+        stream = self._stream
+        try:
+            for i, rgb in enumerate(frames, self.count):
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                if is_rgb:
-                    frame = frame.reformat(format=enc_pix)
+                if self._is_rgb:
+                    frame = frame.reformat(format=self._enc_pix)
                 else:
-                    frame = frame.reformat(format=enc_pix, dst_colorspace=Colorspace.ITU709,
+                    frame = frame.reformat(format=self._enc_pix, dst_colorspace=Colorspace.ITU709,
                                            dst_color_range=ColorRange.MPEG, interpolation=_INTERP)
                 frame.pts = i
                 frame.time_base = stream.codec_context.time_base
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode(None))
+                self._container.mux(stream.encode(frame))
         except _AV_ERRORS as e:
-            raise VideoError(f"cannot write {path}: the {codec} encoder failed with pix_fmt {enc_pix} "
-                             f"({_why(e)}); try another pix_fmt or container") from None
+            raise self._encoder_error(e) from None
+
+    def _finish(self) -> None:
+        try:
+            self._container.mux(self._stream.encode(None))
+        except _AV_ERRORS as e:
+            raise self._encoder_error(e) from None
         finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._container is not None:
+            container, self._container = self._container, None
             container.close()
+
+
+def write(frames: np.ndarray, fps: Fraction, path, *, pix_fmt: str | None = None, crf: int | None = None) -> None:
+    """Encode uint8 RGB frames to ``path`` in one call (see :class:`Writer`)."""
+    with Writer(path, fps, pix_fmt=pix_fmt, crf=crf) as w:
+        w.write(frames)

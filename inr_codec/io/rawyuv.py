@@ -13,7 +13,8 @@ import numpy as np
 
 from inr_codec.errors import VideoError
 from inr_codec.io.colour import PIX_FMTS, PixFmt, get_pix_fmt, rgb_to_yuv, yuv_to_rgb
-from inr_codec.io.common import Source, atomic_file, check_frames, require_file, select_range
+from inr_codec.io.common import Source, require_file, select_range
+from inr_codec.io.writer import FrameWriter
 
 DEFAULT_PIX_FMT = "yuv420p"
 DEFAULT_FPS = Fraction(25)
@@ -81,11 +82,30 @@ def _frames(path, fmt: PixFmt, w: int, h: int, fb: int, start: int, count: int):
         raise VideoError(f"cannot read {path}: {e.strerror or e}") from None
 
 
-def write(frames: np.ndarray, path, *, pix_fmt: str | None = None) -> None:
-    """Write uint8 RGB frames as raw planar YUV (yuv420p by default), BT.709 limited range."""
-    frames = check_frames(frames, path)
-    fmt = _fmt(pix_fmt, path, "write")
-    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+class Writer(FrameWriter):
+    """Streaming raw planar YUV writer (yuv420p by default), BT.709 limited range."""
+
+    def __init__(self, path, *, pix_fmt: str | None = None):
+        self._fmt, self._f = _fmt(pix_fmt, path, "write"), None
+        super().__init__(path)
+
+    def _begin(self, h: int, w: int) -> None:
+        self._f = open(self.tmp, "wb")
+
+    def _put(self, frames: np.ndarray) -> None:
         for fr in frames:
-            for p in rgb_to_yuv(fr, fmt):
-                f.write(np.ascontiguousarray(p).tobytes())
+            for p in rgb_to_yuv(fr, self._fmt):
+                self._f.write(np.ascontiguousarray(p).tobytes())
+
+    def _finish(self) -> None:
+        self._f.close()
+
+    def _release(self) -> None:
+        if self._f is not None:
+            self._f.close()
+
+
+def write(frames: np.ndarray, path, *, pix_fmt: str | None = None) -> None:
+    """Write uint8 RGB frames as raw planar YUV in one call (see :class:`Writer`)."""
+    with Writer(path, pix_fmt=pix_fmt) as w:
+        w.write(frames)

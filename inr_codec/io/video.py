@@ -24,7 +24,8 @@ import numpy as np
 
 from inr_codec.errors import VideoError
 from inr_codec.io import png, pyav, rawyuv, y4m
-from inr_codec.io.common import Source, _check_parent, check_selection, select_range, to_fraction
+from inr_codec.io.common import Source, _check_parent, check_frames, check_selection, select_range, to_fraction
+from inr_codec.io.writer import FrameWriter
 
 
 @dataclass
@@ -200,30 +201,43 @@ def probe_video(path, *, width=None, height=None, pix_fmt=None, fps=None, max_fr
 WRITE_EXTENSIONS = (".y4m", ".yuv") + tuple(pyav.CONTAINERS)
 
 
+def open_writer(path, fps, *, pix_fmt=None, crf=None, total: int | None = None) -> FrameWriter:
+    """A streaming writer for ``path`` (the extension picks the format, as in :func:`write_video`).
+
+    ``with open_writer(path, fps) as w: w.write(batch) ...``: the output appears at ``path`` when the
+    ``with`` block ends cleanly and not at all otherwise. ``total`` (the expected frame count, optional)
+    only sets the digits of PNG names from the start.
+    """
+    path = os.fspath(path)
+    p = Path(path)
+    fps = to_fraction(fps, path)
+    if p.is_dir() or p.suffix == "":
+        if pix_fmt not in (None, "rgb", "rgb24"):
+            raise VideoError(f"cannot write {path}: PNG folders are RGB; pix_fmt={pix_fmt!r} does not apply")
+        return png.Writer(path, total=total)
+    ext = p.suffix.lower()
+    if ext == ".y4m":
+        return y4m.Writer(path, fps, pix_fmt=pix_fmt)
+    if ext == ".yuv":
+        return rawyuv.Writer(path, pix_fmt=pix_fmt)
+    if ext in pyav.CONTAINERS:
+        return pyav.Writer(path, fps, pix_fmt=pix_fmt, crf=crf)
+    raise VideoError(f"cannot write {path}: unsupported extension {p.suffix!r}; use one of "
+                     f"{', '.join(WRITE_EXTENSIONS)} or a folder name for PNG frames")
+
+
 def write_video(video: Video, path, *, pix_fmt=None, crf=None) -> None:
     """Write ``video`` to ``path`` atomically, with its exact frame count, width, height and fps.
 
     ``pix_fmt``: .y4m/.yuv: yuv420p (default), yuv422p, yuv444p, their 10-bit ``...10le`` forms,
     gray; PyAV containers: yuv420p (default), yuv422p, yuv444p (+10le), or "rgb" for lossless
     RGB. ``crf`` sets the quality of lossy codecs (default 18). PNG folders store no rate.
+    One batch through :func:`open_writer`.
     """
     path = os.fspath(path)
-    p = Path(path)
-    fps = to_fraction(video.fps, path)
-    frames = video.frames
-    if p.is_dir() or p.suffix == "":
-        if pix_fmt not in (None, "rgb", "rgb24"):
-            raise VideoError(f"cannot write {path}: PNG folders are RGB; pix_fmt={pix_fmt!r} does not apply")
-        png.write(frames, path)
-    elif p.suffix.lower() == ".y4m":
-        y4m.write(frames, fps, path, pix_fmt=pix_fmt)
-    elif p.suffix.lower() == ".yuv":
-        rawyuv.write(frames, path, pix_fmt=pix_fmt)
-    elif p.suffix.lower() in pyav.CONTAINERS:
-        pyav.write(frames, fps, path, pix_fmt=pix_fmt, crf=crf)
-    else:
-        raise VideoError(f"cannot write {path}: unsupported extension {p.suffix!r}; use one of "
-                         f"{', '.join(WRITE_EXTENSIONS)} or a folder name for PNG frames")
+    frames = check_frames(video.frames, path)
+    with open_writer(path, video.fps, pix_fmt=pix_fmt, crf=crf, total=len(frames)) as w:
+        w.write(frames)
 
 
 def check_output(path) -> None:
