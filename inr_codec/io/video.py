@@ -138,11 +138,9 @@ class VideoChunks:
         out = np.empty((self._chunk,) + first.shape, dtype=np.uint8)
         out[0] = first
         n = 1
-        for fr in self._src.frames:
+        while n < self._chunk and (fr := next(self._src.frames, None)) is not None:
             out[n] = fr
             n += 1
-            if n == self._chunk:
-                break
         return out if n == self._chunk else out[:n].copy()
 
     def close(self) -> None:
