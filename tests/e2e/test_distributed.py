@@ -44,7 +44,7 @@ def test_two_processes_fit_one_network(tiny_clip, tmp_path):
     s = json.loads(summaries[0].read_text())
     assert s["processes"] == 2 and Path(s["file"]) == models[0]
     # The reported PSNR is the written file's.
-    measured = api._measure(container.read(models[0]), api.load_video(tiny_clip, api.compose(OVERRIDES)).frames,
+    measured = api.measure_file(container.read(models[0]), api.load_video(tiny_clip, api.compose(OVERRIDES)).frames,
                             "cpu", ("psnr",))["psnr"]
     assert measured == pytest.approx(s["psnr"], abs=1e-9)
     log = (Path(s["run_dir"]) / "fit.log").read_text()

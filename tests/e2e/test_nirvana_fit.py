@@ -28,7 +28,7 @@ def test_fit_decode_and_frames(tiny_clip, tmp_path):
     assert [g.key for g in cm.groups] == [True, False, True]
     assert s["bytes"] == (tmp_path / "m.bin").stat().st_size
     # The summary's PSNR is the file's, decoded through the public path.
-    assert api._measure(cm, read_video(tiny_clip).frames, "cpu", ("psnr",))["psnr"] == pytest.approx(s["psnr"])
+    assert api.measure_file(cm, read_video(tiny_clip).frames, "cpu", ("psnr",))["psnr"] == pytest.approx(s["psnr"])
     assert s["psnr"] > 15
 
     r = api.decode(tmp_path / "m.bin", tmp_path / "all.y4m")

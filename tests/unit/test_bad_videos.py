@@ -129,7 +129,7 @@ def test_png_frames_of_absurd_size(tmp_path, capsys):
 def test_too_large_for_memory_is_refused_up_front(tmp_path, capsys, monkeypatch):
     clip = _mkv(tmp_path / "clip.mkv", moving_gradient(6, 23, 37))
     monkeypatch.setattr(resources, "available_memory", lambda: 600 * 2**20)
-    monkeypatch.setattr("inr_codec.api.load_video", lambda *a, **k: pytest.fail("decoded before the check"))
+    monkeypatch.setattr("inr_codec.fitting.load_video", lambda *a, **k: pytest.fail("decoded before the check"))
     monkeypatch.setattr(resources, "OVERHEAD", 600 * 2**20 - 37 * 23 * 3 * 3 * 4)  # room for 4 frames
     line = fails(capsys, tmp_path, clip, "6 frames of 37x23", "only 0.63 GB is available",
                  "data.max_frames=4")

@@ -1,0 +1,250 @@
+"""``inrcodec fit``: fit, compress, write model.bin and measure the written file.
+
+One network for the whole clip (HNeRV, NeRV: ``train.Trainer`` then the compression phases) or,
+for NIRVANA, group by group (``train.groups``), with the run directory, log, checkpoints and
+summary.json around either.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+from . import __version__, container
+from .compress.pipeline import compress_decoder
+from .compress.target import plan_params, prune_to_target, target_bytes
+from .config import compose, model_settings, parse_fps, validate
+from .container.records import CompressedModel, VideoMeta
+from .data import FrameSet
+from .errors import InputError
+from .io import Video, parse_crop, probe_video, read_video
+from .measure import bpp, measure_file, measure_file_stream
+from .models import get_model_class
+from .resources import check_fit_memory
+from .runs import attach_log, check_writable, detach_log, new_run_dir, write_json
+from .runtime import check_video_memory, device_name, load_video, resolve_device, sample_clip
+from .train import Trainer, distributed
+from .train.phases import budget_share, compression_phases
+
+log = logging.getLogger("inr_codec")
+
+
+def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path | None = None,
+        resume: str | Path | None = None, outputs_root: str | Path = "outputs", show_progress: bool = True) -> dict:
+    """Fit, compress and write model.bin; returns the summary (also written as summary.json)."""
+    run_dir = None
+    if resume is not None and distributed.world_size() > 1:
+        raise InputError("--resume runs in one process; resume without torchrun (the checkpoint is rank 0's)")
+    if resume is not None:
+        run_dir = Path(resume)
+        saved = run_dir / "config.yaml"
+        if not saved.is_file():
+            raise InputError(f"cannot resume: {run_dir} is not a fit run directory (no config.yaml)")
+        state = OmegaConf.load(saved)
+        if video_path is not None and Path(video_path).resolve() != Path(state.video).resolve():
+            raise InputError(f"cannot resume: {run_dir} fitted {state.video}, not {video_path}")
+        video_path = state.video
+        overrides = list(state.overrides) + list(overrides)
+        out = out if out is not None else state.get("out")
+    video_path = Path(video_path) if video_path is not None else sample_clip()
+    cfg = compose(overrides)
+    validate(cfg)
+    device = distributed.init(resolve_device(cfg.device))  # under torchrun: join the group; cuda:LOCAL_RANK
+    main = distributed.is_main()  # only rank 0 writes (run directory, log, checkpoints, model.bin)
+    out_path = Path(out) if out is not None else None
+    if out_path is not None:
+        check_writable(out_path)
+    if cfg.model.name == "nirvana":  # group-wise: its own loop (train/groups.py), no resume
+        if resume is not None:
+            raise InputError("--resume does not apply to model=nirvana (its groups are fitted in one pass); fit again")
+        return _fit_groups(video_path, cfg, list(overrides), device, out_path, Path(outputs_root), show_progress)
+
+    check_video_memory(video_path, cfg)
+    video = load_video(video_path, cfg)
+    torch.manual_seed(int(cfg.seed))
+    np.random.seed(int(cfg.seed))
+    settings = model_settings(cfg, video.num_frames, video.height, video.width)
+    target = target_bytes(cfg.compress, video.width, video.height, video.num_frames)
+    if target is not None and cfg.model.size_m in ("auto", None):
+        settings["size_m"] = _size_for_target(settings, target, cfg.compress, video)
+    cls = get_model_class(settings["name"])
+    model = cls.create(settings, video.num_frames, video.height, video.width).to(device)
+    arch = model.arch
+    scale = int(np.prod(arch["strides"]))
+    pad_h, pad_w = arch["h0"] * scale, arch["w0"] * scale
+    frames = FrameSet(video.frames, pad_h, pad_w, device)
+
+    if run_dir is None and main:
+        run_dir = new_run_dir(Path(outputs_root), video_path.stem)
+    model_file = out_path or (run_dir / "model.bin" if main else None)
+    record = {"video": str(video_path.resolve()), "overrides": list(overrides),
+              "out": str(out_path) if out_path else None, "version": __version__,
+              "config": OmegaConf.to_container(cfg, resolve=True)}
+    if resume is None and main:
+        OmegaConf.save(OmegaConf.create(record), run_dir / "config.yaml")
+    handler = attach_log(run_dir) if main else None
+    show_progress = show_progress and main
+    try:
+        log.info("inrcodec %s: fitting %s (%dx%d, %d frames, %s fps) with %s, %d decoder parameters, on %s",
+                 __version__, video_path, video.width, video.height, video.num_frames, video.fps,
+                 cls.name, model.decoder_params(), device)
+        log.info("architecture %s; frames padded to %dx%d", arch, pad_w, pad_h)
+        fingerprint = _fingerprint(video, cfg, arch)
+        # Under train.budget_s the fit gets its share of the budget, the fine-tuning phases the rest.
+        fit_cfg = OmegaConf.merge(cfg.train, {"budget_s": budget_share(cfg, "fit", _planned_prune(cfg, target))})
+        trainer = Trainer(model, frames, fit_cfg, seed=int(cfg.seed), run_dir=run_dir,
+                          fingerprint=fingerprint, show_progress=show_progress)
+        ckpt = run_dir / "checkpoints" / "fit.pt" if main else None
+        if resume is not None and ckpt.is_file():
+            trainer.resume(ckpt)
+        if resume is not None:  # only now: a refused resume leaves the run's config as it was
+            OmegaConf.save(OmegaConf.create(record), run_dir / "config.yaml")
+        state = trainer.fit()
+
+        decoder = model.export_decoder(frames.batch)
+        meta = VideoMeta(width=video.width, height=video.height, frames=video.num_frames, fps=Fraction(video.fps),
+                         pad_width=pad_w, pad_height=pad_h, source_pix_fmt=video.source_pix_fmt)
+        psnr_fp32 = measure_file(CompressedModel(video=meta, model={}), video.frames, device, ("psnr",),
+                             decoder=decoder)["psnr"] if main else None
+        notes = {"inrcodec": __version__, "epochs": state.epoch, "seed": int(cfg.seed)}
+
+        def build(prune_fraction: float) -> CompressedModel:
+            return compress_decoder(decoder, cls.name, arch, meta, cfg.compress, extra=notes, prune=prune_fraction)
+
+        pruned = float(cfg.compress.prune)
+        if target is not None:  # how much pruning the target needs, so the fine-tuning phases can heal it
+            _, _, pruned = prune_to_target(build, target, already=pruned)
+        finetune_s = compression_phases(decoder, frames, cfg, run_dir=run_dir, seed=int(cfg.seed),
+                                        fingerprint=fingerprint, show_progress=show_progress,
+                                        resume=resume is not None, prune_fraction=pruned)
+        if not main:  # every rank holds the same weights now; rank 0 writes, the others wait for its summary
+            return distributed.broadcast_object(None)
+        if target is None:
+            cm = build(0.0)  # the phases have pruned already
+        else:  # fine-tuning moved the weights: land the real file within the tolerance again
+            cm, _, pruned = prune_to_target(build, target, already=pruned)
+        nbytes = container.write(model_file, cm)
+        # The figure we report is measured by decoding the file we wrote, not the model in memory.
+        written = container.read(model_file)
+        measured = measure_file(written, video.frames, device, ("psnr", "msssim"))
+        psnr_file, msssim_file = measured["psnr"], measured["msssim"]
+        summary = {
+            "file": str(model_file), "bytes": nbytes, "bpp": bpp(nbytes, meta), "psnr": psnr_file,
+            "psnr_before_compression": psnr_fp32, "msssim": msssim_file, "frames": meta.frames, "width": meta.width,
+            "height": meta.height, "fps": str(meta.fps), "params": model.decoder_params(),
+            "stored_values": sum(int(np.prod(t.shape)) for t in cm.tensors),
+            "fit_seconds": round(state.elapsed_s + finetune_s, 2), "epochs": state.epoch,
+            "finetune_seconds": round(finetune_s, 2), "device": device_name(device),
+            "model": cls.name, "bits": int(cfg.compress.bits), "prune": round(pruned, 4),
+            "target_bytes": target, "video": str(video_path), "run_dir": str(run_dir), "inrcodec": __version__,
+            "processes": distributed.world_size(),
+        }
+        write_json(run_dir / "summary.json", summary)
+        log.info("wrote %s: %d bytes, %.4f bpp, PSNR %.2f dB (before compression %.2f dB)",
+                 model_file, nbytes, summary["bpp"], psnr_file, psnr_fp32)
+        return distributed.broadcast_object(summary)
+    finally:
+        if handler is not None:
+            detach_log(handler)
+
+
+def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path | None, outputs_root: Path,
+                show_progress: bool) -> dict:
+    """model=nirvana: fit group by group (memory bounded by a group), write, and measure the written file."""
+    from .io import iter_video
+    from .io.video import centre_crop_frames
+    from .models.nirvana import Nirvana, pad_size
+    from .train.groups import fit_groups
+    d = cfg.data
+    sel = dict(width=d.width, height=d.height, pix_fmt=d.pix_fmt, fps=parse_fps(d.fps), max_frames=d.max_frames,
+               start=d.start or 0)
+    n, h, w, fps = probe_video(str(video_path), **sel)
+    crop = parse_crop(d.get("crop"))
+    if crop and (crop[0] > w or crop[1] > h):
+        raise InputError(f"cannot crop {video_path} ({w}x{h}) to {crop[0]}x{crop[1]}: the crop must fit inside "
+                         f"the frame")
+    w, h = crop or (w, h)
+
+    def chunks(size: int):  # the input, a group at a time, cropped as asked
+        for c in iter_video(str(video_path), chunk=size, **sel):
+            yield centre_crop_frames(c, w, h, video_path) if crop else c
+
+    arch = Nirvana.solve_arch(OmegaConf.to_container(cfg.model, resolve=True), n, h, w)
+    check_fit_memory(video_path, min(n, arch["gop"]), h, w)  # one group at a time
+    pix = read_video(str(video_path), **dict(sel, max_frames=1)).source_pix_fmt
+    pad_h, pad_w = pad_size(arch)
+    meta = VideoMeta(width=w, height=h, frames=n, fps=Fraction(fps), pad_width=pad_w, pad_height=pad_h,
+                     source_pix_fmt=pix)
+    main = distributed.is_main()
+    run_dir = new_run_dir(outputs_root, video_path.stem) if main else None
+    model_file = out_path or (run_dir / "model.bin" if main else None)
+    if main:
+        OmegaConf.save(OmegaConf.create({"video": str(video_path.resolve()), "overrides": overrides,
+                                         "out": str(out_path) if out_path else None, "version": __version__,
+                                         "config": OmegaConf.to_container(cfg, resolve=True)}), run_dir / "config.yaml")
+    handler = attach_log(run_dir) if main else None
+    try:
+        log.info("inrcodec %s: fitting %s (%dx%d, %d frames, %s fps) with nirvana in groups of %d frames, "
+                 "%d processes, on %s", __version__, video_path, w, h, n, fps, arch["gop"], distributed.world_size(),
+                 device)
+        t0 = time.perf_counter()
+        groups, stats = fit_groups(chunks(arch["gop"]), n, arch, cfg, device)
+        fit_s = time.perf_counter() - t0
+        if not main:
+            return distributed.broadcast_object(None)
+        notes = {"inrcodec": __version__, "seed": int(cfg.seed), "key_steps": int(cfg.model.key_steps),
+                 "steps": int(cfg.model.steps)}
+        cm = CompressedModel(video=meta, model={"name": "nirvana", **arch}, groups=groups, extra=notes)
+        nbytes = container.write(model_file, cm)
+        written = container.read(model_file)  # the reported quality is the written file's
+        measured = measure_file_stream(written, chunks(arch["gop"]), device)
+        params = sum(int(np.prod(t.shape)) for t in groups[0].tensors)
+        summary = {
+            "file": str(model_file), "bytes": nbytes, "bpp": bpp(nbytes, meta), "psnr": measured["psnr"],
+            "psnr_before_compression": None, "msssim": measured["msssim"], "frames": n, "width": w, "height": h,
+            "fps": str(meta.fps), "params": params, "stored_values": params * len(groups),
+            "groups": len(groups), "segments": -(-len(groups) // arch["segment"]),
+            "group_stats": stats, "fit_seconds": round(fit_s, 2), "epochs": None,
+            "device": device_name(device), "model": "nirvana", "bits": int(cfg.compress.bits), "prune": 0.0,
+            "target_bytes": None, "video": str(video_path), "run_dir": str(run_dir), "inrcodec": __version__,
+            "processes": distributed.world_size(),
+        }
+        write_json(run_dir / "summary.json", summary)
+        log.info("wrote %s: %d bytes, %.4f bpp, PSNR %.2f dB, %d groups", model_file, nbytes, summary["bpp"],
+                 summary["psnr"], len(groups))
+        return distributed.broadcast_object(summary)
+    finally:
+        if handler is not None:
+            detach_log(handler)
+
+
+def _fingerprint(video: Video, cfg, arch: dict) -> dict:
+    # sha1 of a buffer view: no copy of the frames  # noqa: S324 (identity, not security)
+    digest = hashlib.sha1(memoryview(np.ascontiguousarray(video.frames))).hexdigest()[:16]  # noqa: S324
+    return {"video": f"{video.width}x{video.height}x{video.num_frames} sha1:{digest}",
+            "architecture": repr(sorted(arch.items())), "seed": int(cfg.seed),
+            "loss": cfg.train.loss, "batch_size": int(cfg.train.batch_size)}
+
+
+def _planned_prune(cfg, target: int | None) -> float:
+    """The pruning fraction the phases will use, as far as it is known before fitting (a rate target
+    decides it after the fit; it is then positive, which is all the budget split needs)."""
+    return float(cfg.compress.prune) if target is None else max(float(cfg.compress.prune), 0.01)
+
+
+def _size_for_target(settings: dict, target: int, ccfg, video: Video) -> float:
+    """Decoder size (millions) for a target file size, counting HNeRV's stored embeddings."""
+    per_frame = 0
+    if settings["name"] == "hnerv":
+        arch = get_model_class("hnerv").solve_arch(dict(settings, size_m=0.01), video.num_frames, video.height,
+                                                   video.width)
+        per_frame = arch["embed_dim"] * arch["h0"] * arch["w0"]
+    embed_bits = per_frame * video.num_frames * int(ccfg.embed_bits)
+    stored = int(embed_bits / max(int(ccfg.bits), 1))  # embeddings expressed in weight-equivalents
+    return plan_params(target, ccfg, stored_overhead_values=stored)

@@ -1,0 +1,58 @@
+"""Where a command runs and what it reads: the bundled sample, the device, the input video as the
+configuration selects it (range, raw-yuv layout, crop)."""
+from __future__ import annotations
+
+import os
+import platform
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from .config import parse_fps
+from .errors import BackendError, InputError
+from .io import Video, centre_crop, parse_crop, probe_video, read_video
+from .resources import check_fit_memory
+
+SAMPLE_CLIP = "bunny_256x144_48f.mkv"
+
+
+def sample_clip() -> Path:
+    """The bundled sample: 48 frames of Big Buck Bunny at 256x144 (c) Blender Foundation, CC-BY 3.0."""
+    return Path(str(resources.files("inr_codec.assets") / SAMPLE_CLIP))
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise InputError(f"device={name} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise BackendError(f"device={name} asked for, but this machine has no usable CUDA GPU; use device=cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise InputError(f"device={name} is not supported; use auto, cpu, cuda or cuda:N")
+    return dev
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+
+
+def load_video(path: str | Path, cfg) -> Video:
+    d = cfg.data
+    video = read_video(str(path), width=d.width, height=d.height, pix_fmt=d.pix_fmt, fps=parse_fps(d.fps),
+                       max_frames=d.max_frames, start=d.start or 0)
+    crop = parse_crop(d.get("crop"))
+    return centre_crop(video, *crop) if crop else video
+
+
+def check_video_memory(path: str | Path, cfg) -> None:
+    """Refuse up front (with the numbers) a video whose frames would not fit in memory."""
+    d = cfg.data
+    n, h, w, _ = probe_video(str(path), width=d.width, height=d.height, pix_fmt=d.pix_fmt, fps=parse_fps(d.fps),
+                             max_frames=d.max_frames, start=d.start or 0)
+    check_fit_memory(path, n, h, w)
