@@ -1,7 +1,7 @@
 """Quantization-aware fine-tuning: fake quantization with the file's exact quantizer.
 
 ``FakeQuant`` maps a weight to ``round(w / scale) · scale`` with the per-channel
-``scale = max|w_c| / (2^(bits-1) − 1)`` that ``compress.quantize`` uses, so after
+``scale = max|w_c| / (2^(bits-1) − 1)`` of ``quantize.channel_scales`` (the file's), so after
 fine-tuning the stored symbols are exactly the ones training saw. Gradients pass
 straight through the rounding (straight-through estimator); with ``noise=True`` the
 rounding is replaced by additive uniform noise in [−scale/2, scale/2) (a smoother
@@ -19,16 +19,13 @@ import torch.nn as nn
 from torch.nn.utils import parametrize
 
 from .pipeline import tensor_plan
+from .quantize import channel_scales, qmax
 
 
 def _scale(w: torch.Tensor, bits: int, axis: int) -> torch.Tensor:
-    qmax = 2 ** (bits - 1) - 1
-    if axis == -1 or w.ndim <= 1:
-        amax = w.detach().abs().max()
-        return (amax / qmax).clamp_min(1e-12)
-    dims = tuple(i for i in range(w.ndim) if i != axis)
-    amax = w.detach().abs().amax(dim=dims, keepdim=True)
-    return (amax / qmax).clamp_min(1e-12)
+    # The file's scales (quantize.channel_scales), kept away from zero so that w / scale is finite
+    # (an all-zero channel: symbols 0 either way).
+    return channel_scales(w.detach(), bits, axis).clamp_min(1e-12)
 
 
 class FakeQuant(nn.Module):
@@ -38,10 +35,10 @@ class FakeQuant(nn.Module):
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         s = _scale(w, self.bits, self.axis)
-        qmax = 2 ** (self.bits - 1) - 1
         if self.noise and self.training:
             return w + (torch.rand_like(w) - 0.5) * s
-        q = torch.clamp(torch.round(w / s), -qmax, qmax) * s
+        top = qmax(self.bits)
+        q = torch.clamp(torch.round(w / s), -top, top) * s
         return w + (q - w).detach()  # straight-through
 
 

@@ -6,7 +6,7 @@ from omegaconf import OmegaConf
 
 from inr_codec.compress import entropy, prune, qat
 from inr_codec.compress.codec import code_tensor, decode_symbols, decode_tensor
-from inr_codec.compress.quantize import quantize
+from inr_codec.compress.quantize import dequantize, quantize
 from inr_codec.models import get_model_class
 
 CFG = OmegaConf.create({"bits": 5, "embed_bits": 6, "bias_bits": 8, "lmbda": 0.0})
@@ -61,13 +61,16 @@ def test_qat_weights_are_exactly_representable_by_the_file():
         np.testing.assert_allclose(decode_tensor(ct).reshape(a.shape), a, rtol=1e-6, atol=1e-7)
 
 
-def test_fake_quant_matches_the_numpy_quantizer():
+@pytest.mark.parametrize("shape,axis", [((6, 5, 3, 3), 0), ((4, 8, 2, 2), 1), ((7,), -1), ((3, 4), -1)])
+def test_fake_quant_is_the_file_quantizer_bit_for_bit(shape, axis):
     torch.manual_seed(1)
-    w = torch.randn(6, 5, 3, 3)
-    fq = qat.FakeQuant(4, 0)
-    symbols, scales = quantize(w.numpy(), 4, 0)
-    expected = symbols.astype(np.float32) * scales.reshape(-1, 1, 1, 1)
-    np.testing.assert_allclose(fq(w).detach().numpy(), expected, rtol=1e-6, atol=1e-7)
+    w = torch.randn(*shape) * torch.rand(shape[0]).reshape(-1, *[1] * (len(shape) - 1))
+    w[0] = 0  # an all-zero channel (or element) too
+    symbols, scales = quantize(w.numpy(), 4, axis)
+    expected = dequantize(symbols, scales, axis)
+    np.testing.assert_array_equal(qat.FakeQuant(4, axis)(w).detach().numpy(), expected)
+    # one definition of the scales: the torch path and the numpy path give the same float32 bits
+    np.testing.assert_array_equal(qat._scale(w, 4, axis).numpy().reshape(-1)[scales > 0], scales[scales > 0])
 
 
 def test_rate_term_is_differentiable_and_shrinks_when_trained():
