@@ -15,7 +15,7 @@ import torch
 from omegaconf import OmegaConf
 
 from . import __version__, container
-from .compress.pipeline import compress_decoder
+from .compress.pipeline import check_settings, compress_decoder
 from .compress.target import plan_params, prune_to_target, target_bytes
 from .config import compose, model_settings, parse_fps, validate
 from .container.records import CompressedModel, VideoMeta
@@ -117,6 +117,7 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
     cls = get_model_class(settings["name"])
     model = cls.create(settings, video.num_frames, video.height, video.width).to(device)
     arch = model.arch
+    check_settings(cfg.compress, list(model.decoder.state_dict()))  # e.g. layer_bits naming no layer: before fitting
     scale = int(np.prod(arch["strides"]))
     pad_h, pad_w = arch["h0"] * scale, arch["w0"] * scale
     frames = FrameSet(video.frames, pad_h, pad_w, device)

@@ -6,8 +6,11 @@ from omegaconf import OmegaConf
 
 from inr_codec.compress import entropy, prune, qat
 from inr_codec.compress.codec import code_tensor, decode_symbols, decode_tensor
+from inr_codec.compress.pipeline import check_settings, compress_decoder, tensor_plan
 from inr_codec.compress.quantize import dequantize, quantize
+from inr_codec.errors import InputError
 from inr_codec.models import get_model_class
+from inr_codec.train import phases
 
 CFG = OmegaConf.create({"bits": 5, "embed_bits": 6, "bias_bits": 8, "lmbda": 0.0})
 HNERV = dict(name="hnerv", size_m=0.01, blocks=3, latent_side=2, embed_dim=8, encoder_width=16, kernel_min=1,
@@ -95,3 +98,51 @@ def test_entropy_estimate_matches_the_coded_size(bits):
     ideal = entropy.estimate_bits(decode_symbols(ct)) / 8
     assert len(ct.payload) <= ideal * 1.02 + 16
     assert len(ct.payload) >= ideal * 0.98 - 16
+
+
+def test_noise_stage_perturbs_by_at_most_half_a_step_and_rounds_when_off():
+    dec = decoder()
+    quants = qat.attach(dec, CFG)
+    w = dec.body.blocks[1].conv.parametrizations.weight.original.detach().clone()
+    s = qat._scale(w, 5, 0)
+    qat.set_noise(quants, True)
+    noisy = dec.body.blocks[1].conv.weight.detach()
+    assert 0 < float((noisy - w).abs().max()) <= float(s.max()) / 2
+    assert not torch.equal(noisy, qat.FakeQuant(5, 0)(w))
+    qat.set_noise(quants, False)
+    np.testing.assert_array_equal(dec.body.blocks[1].conv.weight.detach().numpy(), qat.FakeQuant(5, 0)(w).numpy())
+
+
+def test_qat_split_keeps_the_last_epochs_rounding():
+    def cfg(noise, epochs=10):
+        return OmegaConf.create({"compress": {"qat_epochs": epochs, "qat_noise": noise}})
+    assert phases.qat_split(cfg(0.0)) == (0, 10)
+    assert phases.qat_split(cfg(0.3)) == (3, 7)
+    assert phases.qat_split(cfg(1.0)) == (9, 1)
+    assert phases.qat_split(cfg(0.5, 0)) == (0, 0)
+
+
+def test_layer_bits_give_a_module_its_own_bits_in_training_and_in_the_file():
+    cfg = OmegaConf.merge(CFG, {"prune": 0.0, "layer_bits": {"body.blocks.1": 3, "body.head": 8}})
+    assert tensor_plan("body.blocks.1.conv.weight", 4, cfg) == (3, 0)
+    assert tensor_plan("body.blocks.10.conv.weight", 4, cfg) == (5, 0)  # a prefix ends at a dot
+    assert tensor_plan("body.blocks.1.conv.bias", 1, cfg) == (8, -1)    # biases keep bias_bits
+    dec = decoder()
+    qat.attach(dec, cfg)
+    step(dec)
+    prune.bake(dec)
+    cm = compress_decoder(dec, "hnerv", {}, None, cfg)
+    bits = {ct.name: ct.bits for ct in cm.tensors}
+    assert bits["body.blocks.1.conv.weight"] == 3 and bits["body.head.conv.weight"] == 8
+    assert bits["body.blocks.0.conv.weight"] == 5
+    ct = next(c for c in cm.tensors if c.name == "body.blocks.1.conv.weight")
+    assert len(np.unique(decode_symbols(ct))) <= 7  # 3 bits: symbols -3..3
+    np.testing.assert_array_equal(decode_tensor(ct), dec.state_dict()["body.blocks.1.conv.weight"].numpy())
+
+
+def test_layer_bits_naming_no_layer_is_an_input_error():
+    cfg = OmegaConf.merge(CFG, {"prune": 0.0, "layer_bits": {"body.block.1": 4}})
+    with pytest.raises(InputError, match="names no weight of this model"):
+        check_settings(cfg, list(decoder().state_dict()))
+    with pytest.raises(InputError, match="out of range"):
+        check_settings(OmegaConf.merge(CFG, {"prune": 0.0, "layer_bits": {"body.head": 1}}))
