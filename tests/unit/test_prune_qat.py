@@ -1,10 +1,14 @@
 """Pruning masks, quantization-aware fine-tuning, the rate estimate and rate targets."""
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
 
+from inr_codec import container
 from inr_codec.compress import entropy, prune, qat
+from inr_codec.container.records import VideoMeta
 from inr_codec.compress.codec import code_tensor, decode_symbols, decode_tensor
 from inr_codec.compress.pipeline import check_settings, compress_decoder, tensor_plan
 from inr_codec.compress.quantize import dequantize, quantize
@@ -12,7 +16,7 @@ from inr_codec.errors import InputError
 from inr_codec.models import get_model_class
 from inr_codec.train import phases
 
-CFG = OmegaConf.create({"bits": 5, "embed_bits": 6, "bias_bits": 8, "lmbda": 0.0})
+CFG = OmegaConf.create({"bits": 5, "embed_bits": 6, "bias_bits": 8, "lmbda": 0.0, "prune": 0.0})
 HNERV = dict(name="hnerv", size_m=0.01, blocks=3, latent_side=2, embed_dim=8, encoder_width=16, kernel_min=1,
              kernel_max=5, ratio=1.2, min_channels=8)
 
@@ -146,3 +150,25 @@ def test_layer_bits_naming_no_layer_is_an_input_error():
         check_settings(cfg, list(decoder().state_dict()))
     with pytest.raises(InputError, match="out of range"):
         check_settings(OmegaConf.merge(CFG, {"prune": 0.0, "layer_bits": {"body.head": 1}}))
+
+
+def test_pruned_qat_decoder_round_trips_through_the_file_with_identical_symbols():
+    dec = decoder()
+    prune.apply_masks(dec, 0.5)
+    masks = {f"{n}": m.clone() for n, m in dec.state_dict().items() if n.endswith(".0.mask")}
+    qat.attach(dec, CFG)
+    step(dec)
+    prune.bake(dec)
+    video = VideoMeta(width=40, height=24, frames=4, fps=Fraction(25), pad_width=40, pad_height=24)
+    cm = compress_decoder(dec, "hnerv", {}, video, CFG)
+    back = container.from_bytes(container.to_bytes(cm))
+    state = dec.state_dict()
+    for ct in back.tensors:
+        bits, axis = tensor_plan(ct.name, len(ct.shape), CFG)
+        np.testing.assert_array_equal(decode_symbols(ct), quantize(state[ct.name].numpy(), bits, axis)[0])
+        np.testing.assert_array_equal(decode_tensor(ct), state[ct.name].numpy())  # what training saw
+    for key, mask in masks.items():  # pruned weights are zero symbols in the file
+        name = key.replace("parametrizations.", "").replace(".0.mask", "")  # a.parametrizations.weight.0.mask
+        ct = next(c for c in back.tensors if c.name == name)
+        assert (decode_symbols(ct)[mask.numpy() == 0] == 0).all()
+    assert masks
