@@ -184,6 +184,8 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
             "fit_seconds": round(state.elapsed_s + finetune_s, 2), "epochs": state.epoch,
             "finetune_seconds": round(finetune_s, 2), "device": device_name(device),
             "model": cls.name, "bits": int(cfg.compress.bits), "prune": round(pruned, 4),
+            "layer_bits": {t.name: t.bits for t in cm.tensors if t.bits != int(cfg.compress.bits) and len(t.shape) > 1
+                           and t.name != "embeddings"} or None,
             "target_bytes": target, "video": str(video_path), "run_dir": str(run_dir), "inrcodec": __version__,
             "processes": distributed.world_size(),
         }

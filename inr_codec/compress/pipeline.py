@@ -6,7 +6,8 @@ Which bits each tensor gets:
 * 1-D tensors (biases): ``compress.bias_bits``, one scale for the tensor;
 * mixed precision: ``compress.layer_bits`` maps a module (a dotted prefix of tensor names, e.g.
   ``body.blocks.1``) to the bits of its weights, overriding ``compress.bits`` there (the longest
-  matching prefix wins). Each tensor's bits are stored with it, so the decoder needs nothing new.
+  matching prefix wins), or ``auto`` to let ``allocate`` choose them by sensitivity after the fit.
+  Each tensor's bits are stored with it, so the decoder needs nothing new.
 """
 from __future__ import annotations
 
@@ -24,8 +25,13 @@ def _prefix_of(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix + ".")
 
 
+AUTO = "auto"
+
+
 def layer_bits(cfg) -> dict[str, int]:
-    return dict(cfg.get("layer_bits") or {})
+    """The per-layer mapping; ``auto`` (before ``allocate`` has replaced it) counts as none yet."""
+    value = cfg.get("layer_bits")
+    return {} if not value or value == AUTO else dict(value)
 
 
 def tensor_plan(name: str, ndim: int, cfg) -> tuple[int, int]:
@@ -44,6 +50,9 @@ def check_settings(cfg, names: list[str] | None = None) -> None:
         b = cfg[key]
         if not isinstance(b, int) or not 2 <= b <= 16:
             raise InputError(f"compress.{key}={b} is out of range; use a whole number from 2 to 16")
+    value = cfg.get("layer_bits")
+    if isinstance(value, str) and value != AUTO:
+        raise InputError(f"compress.layer_bits={value} is not a mapping; give {{module: bits, ...}} or auto")
     for prefix, b in layer_bits(cfg).items():
         if isinstance(b, bool) or not isinstance(b, int) or not 2 <= b <= 16:
             raise InputError(f"compress.layer_bits: {prefix}={b} is out of range; use a whole number from 2 to 16")

@@ -22,6 +22,8 @@ import torch.nn as nn
 from omegaconf import OmegaConf
 
 from ..compress import prune, qat
+from ..compress.allocate import allocate
+from ..compress.pipeline import AUTO
 from ..data import FrameSet
 from .checkpoint import load_checkpoint
 from .trainer import Trainer
@@ -113,9 +115,12 @@ def compression_phases(decoder: nn.Module, frames: FrameSet, cfg, *, run_dir: Pa
                        prune_fraction: float | None = None) -> float:
     """Prune, fine-tune and quantization-aware fine-tune ``decoder`` in place; returns the seconds spent.
 
-    ``prune_fraction`` overrides ``compress.prune`` (a rate target decides it).
+    ``prune_fraction`` overrides ``compress.prune`` (a rate target decides it). With
+    ``compress.layer_bits=auto`` the bits per layer are chosen first and written into ``cfg``.
     """
     c = cfg.compress
+    if c.get("layer_bits") == AUTO:  # from here on (fine-tuning and the file) the chosen bits hold
+        c.layer_bits = allocate(decoder, frames, c)
     fraction = float(c.prune) if prune_fraction is None else float(prune_fraction)
     kw = dict(run_dir=run_dir, seed=seed, fingerprint=fingerprint or {}, show_progress=show_progress, resume=resume,
               fraction=fraction)

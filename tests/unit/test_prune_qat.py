@@ -172,3 +172,28 @@ def test_pruned_qat_decoder_round_trips_through_the_file_with_identical_symbols(
         ct = next(c for c in back.tensors if c.name == name)
         assert (decode_symbols(ct)[mask.numpy() == 0] == 0).all()
     assert masks
+
+
+def test_auto_allocation_moves_bits_to_the_sensitive_layer_within_the_uniform_bytes():
+    from inr_codec.compress.allocate import choose
+    table = {"small": {4: (1e-2, 50), 5: (3e-3, 60), 6: (1e-3, 70), 8: (1e-4, 90)},   # sensitive and cheap
+             "large": {4: (2e-4, 5000), 5: (1e-4, 6000), 6: (5e-5, 7000), 8: (1e-5, 9000)}}
+    choice = choose(table, 6060)  # what uniform 5 bits costs
+    assert choice == {"small": 8, "large": 4}
+    assert choose(table, 10**6) == {"small": 8, "large": 8}
+    assert choose(table, 1) == {"small": 4, "large": 4}  # nothing fits: the cheapest everywhere
+
+
+def test_auto_layer_bits_measure_every_weight_and_fit_the_budget():
+    from inr_codec.compress.allocate import allocate, sensitivities
+    from inr_codec.data import FrameSet
+    dec = decoder()
+    frames = FrameSet(torch.randint(0, 255, (4, 24, 40, 3), dtype=torch.uint8).numpy(), 24, 40, torch.device("cpu"))
+    table = sensitivities(dec, frames, CFG)
+    weights = [n for n, p in dec.named_parameters() if p.ndim > 1 and n != "embeddings"]
+    assert sorted(table) == sorted(weights) and all(sorted(t) == [4, 5, 6, 8] for t in table.values())
+    assert all(t[4][1] < t[8][1] for t in table.values())  # fewer bits, fewer bytes
+    choice = allocate(dec, frames, CFG)
+    assert sum(table[n][b][1] for n, b in choice.items()) <= sum(t[5][1] for t in table.values())
+    cfg = OmegaConf.merge(CFG, {"layer_bits": choice})
+    assert all(tensor_plan(n, 4, cfg)[0] == b for n, b in choice.items())
