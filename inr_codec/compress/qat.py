@@ -29,14 +29,19 @@ def _scale(w: torch.Tensor, bits: int, axis: int) -> torch.Tensor:
 
 
 class FakeQuant(nn.Module):
-    def __init__(self, bits: int, axis: int):
+    def __init__(self, bits: int, axis: int, stream: int = 0):
         super().__init__()
-        self.bits, self.axis, self.noise = bits, axis, False
+        self.bits, self.axis, self.noise, self.stream = bits, axis, False, stream
+        # Noise draws so far: a buffer, so checkpoints carry it and a resumed noise phase draws the
+        # same noise as an uninterrupted one (kept on the CPU: reading it never waits for a GPU).
+        self.register_buffer("draws", torch.zeros((), dtype=torch.int64))
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         s = _scale(w, self.bits, self.axis)
         if self.noise and self.training:
-            return w + (torch.rand_like(w) - 0.5) * s
+            g = torch.Generator(device=w.device).manual_seed(self.stream * 1_000_003 + int(self.draws))
+            self.draws += 1
+            return w + (torch.rand(w.shape, generator=g, device=w.device, dtype=w.dtype) - 0.5) * s
         top = qmax(self.bits)
         q = torch.clamp(torch.round(w / s), -top, top) * s
         return w + (q - w).detach()  # straight-through
@@ -55,7 +60,7 @@ def attach(decoder: nn.Module, cfg) -> list[FakeQuant]:
             p = getattr(mod, name)
             full = f"{mod_name}.{name}" if mod_name else name
             bits, axis = tensor_plan(full, p.ndim, cfg)
-            fq = FakeQuant(bits, axis)
+            fq = FakeQuant(bits, axis, stream=len(quants))
             parametrize.register_parametrization(mod, name, fq)
             quants.append(fq)
     return quants

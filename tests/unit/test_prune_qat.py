@@ -197,3 +197,17 @@ def test_auto_layer_bits_measure_every_weight_and_fit_the_budget():
     assert sum(table[n][b][1] for n, b in choice.items()) <= sum(t[5][1] for t in table.values())
     cfg = OmegaConf.merge(CFG, {"layer_bits": choice})
     assert all(tensor_plan(n, 4, cfg)[0] == b for n, b in choice.items())
+
+
+def test_noise_draws_are_checkpointed_so_a_resume_draws_the_same_noise():
+    w = torch.randn(6, 5, 3, 3)
+    a = qat.FakeQuant(4, 0, stream=2)
+    a.noise = True
+    a(w)
+    state = {k: v.clone() for k, v in a.state_dict().items()}
+    expected = a(w)
+    assert not torch.equal(expected, a(w))  # each draw is new noise
+    b = qat.FakeQuant(4, 0, stream=2)
+    b.noise = True
+    b.load_state_dict(state)
+    assert torch.equal(b(w), expected)
