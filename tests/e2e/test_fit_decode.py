@@ -124,8 +124,8 @@ def test_fit_from_png_folder_and_sweep(tmp_path, capsys):
 
 def test_full_pipeline_and_a_rate_target(tiny_clip, tmp_path):
     nosize = [t for t in TINY if not t.startswith("model.size_m")]
-    s = api.fit(tiny_clip, nosize + ["compress=full", "compress.prune_epochs=3", "compress.qat_epochs=3", "compress.qat_noise=0.5",
-                                     "compress.lmbda=0.001", "compress.target_kb=9"],
+    s = api.fit(tiny_clip, nosize + ["compress=full", "compress.prune_epochs=3", "compress.qat_epochs=3",
+                                     "compress.qat_noise=0.5", "compress.lmbda=0.001", "compress.target_kb=9"],
                 outputs_root=tmp_path / "o", show_progress=False)
     assert abs(s["bytes"] - 9000) <= 0.05 * 9000
     assert s["prune"] >= 0.3 and s["bits"] == 5
