@@ -81,6 +81,7 @@ RULES = {
     "compress.prune": ("num", 0.0, 0.99, False),
     "compress.prune_epochs": ("int", 0, 10**7, False),
     "compress.qat_epochs": ("int", 0, 10**7, False),
+    "compress.qat_noise": ("num", 0.0, 1.0, False),
     "compress.finetune_lr": ("num", 1e-12, 10.0, False),
     "compress.lmbda": ("num", 0.0, 1e9, False),
     "compress.target_kb": ("num", 1e-3, 1e9, True),

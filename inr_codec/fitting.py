@@ -17,7 +17,7 @@ import torch
 from omegaconf import OmegaConf
 
 from . import __version__, container
-from .compress.pipeline import compress_decoder
+from .compress.pipeline import check_settings, compress_decoder
 from .compress.target import plan_params, prune_to_target, target_bytes
 from .config import compose, model_settings, parse_fps, validate
 from .container.records import CompressedModel, VideoMeta
@@ -76,6 +76,7 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
     cls = get_model_class(settings["name"])
     model = cls.create(settings, video.num_frames, video.height, video.width).to(device)
     arch = model.arch
+    check_settings(cfg.compress, list(model.decoder.state_dict()))  # e.g. layer_bits naming no layer: before fitting
     scale = int(np.prod(arch["strides"]))
     pad_h, pad_w = arch["h0"] * scale, arch["w0"] * scale
     frames = FrameSet(video.frames, pad_h, pad_w, device)
@@ -142,6 +143,8 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
             "fit_seconds": round(state.elapsed_s + finetune_s, 2), "epochs": state.epoch,
             "finetune_seconds": round(finetune_s, 2), "device": device_name(device),
             "model": cls.name, "bits": int(cfg.compress.bits), "prune": round(pruned, 4),
+            "layer_bits": {t.name: t.bits for t in cm.tensors if t.bits != int(cfg.compress.bits) and len(t.shape) > 1
+                           and t.name != "embeddings"} or None,
             "target_bytes": target, "video": str(video_path), "run_dir": str(run_dir), "inrcodec": __version__,
             "processes": distributed.world_size(),
         }

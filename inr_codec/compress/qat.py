@@ -1,7 +1,7 @@
 """Quantization-aware fine-tuning: fake quantization with the file's exact quantizer.
 
 ``FakeQuant`` maps a weight to ``round(w / scale) · scale`` with the per-channel
-``scale = max|w_c| / (2^(bits-1) − 1)`` that ``compress.quantize`` uses, so after
+``scale = max|w_c| / (2^(bits-1) − 1)`` of ``quantize.channel_scales`` (the file's), so after
 fine-tuning the stored symbols are exactly the ones training saw. Gradients pass
 straight through the rounding (straight-through estimator); with ``noise=True`` the
 rounding is replaced by additive uniform noise in [−scale/2, scale/2) (a smoother
@@ -19,37 +19,38 @@ import torch.nn as nn
 from torch.nn.utils import parametrize
 
 from .pipeline import tensor_plan
+from .quantize import channel_scales, qmax
 
 
 def _scale(w: torch.Tensor, bits: int, axis: int) -> torch.Tensor:
-    qmax = 2 ** (bits - 1) - 1
-    if axis == -1 or w.ndim <= 1:
-        amax = w.detach().abs().max()
-        return (amax / qmax).clamp_min(1e-12)
-    dims = tuple(i for i in range(w.ndim) if i != axis)
-    amax = w.detach().abs().amax(dim=dims, keepdim=True)
-    return (amax / qmax).clamp_min(1e-12)
+    # The file's scales (quantize.channel_scales), kept away from zero so that w / scale is finite
+    # (an all-zero channel: symbols 0 either way).
+    return channel_scales(w.detach(), bits, axis).clamp_min(1e-12)
 
 
 class FakeQuant(nn.Module):
     """``scale`` given (a tensor broadcastable to the weight): a fixed grid, as ``quantize(..., scales=)``
-    uses; a zero scale holds the value at 0, as the file does."""
+    uses; a zero scale holds the value at 0, as the file does. ``stream`` seeds the noise stage."""
 
-    def __init__(self, bits: int, axis: int, scale: torch.Tensor | None = None):
+    def __init__(self, bits: int, axis: int, stream: int = 0, scale: torch.Tensor | None = None):
         super().__init__()
-        self.bits, self.axis, self.noise, self.scale = bits, axis, False, scale
+        self.bits, self.axis, self.noise, self.stream, self.scale = bits, axis, False, stream, scale
+        # Noise draws so far: a buffer, so checkpoints carry it and a resumed noise phase draws the
+        # same noise as an uninterrupted one (kept on the CPU: reading it never waits for a GPU).
+        self.register_buffer("draws", torch.zeros((), dtype=torch.int64))
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         if self.scale is not None:
-            qmax = 2 ** (self.bits - 1) - 1
-            s = self.scale
-            q = torch.where(s > 0, torch.clamp(torch.round(w / s.clamp_min(1e-30)), -qmax, qmax) * s, 0.0)
+            top, s = qmax(self.bits), self.scale
+            q = torch.where(s > 0, torch.clamp(torch.round(w / s.clamp_min(1e-30)), -top, top) * s, 0.0)
             return w + (q - w).detach()
         s = _scale(w, self.bits, self.axis)
-        qmax = 2 ** (self.bits - 1) - 1
         if self.noise and self.training:
-            return w + (torch.rand_like(w) - 0.5) * s
-        q = torch.clamp(torch.round(w / s), -qmax, qmax) * s
+            g = torch.Generator(device=w.device).manual_seed(self.stream * 1_000_003 + int(self.draws))
+            self.draws += 1
+            return w + (torch.rand(w.shape, generator=g, device=w.device, dtype=w.dtype) - 0.5) * s
+        top = qmax(self.bits)
+        q = torch.clamp(torch.round(w / s), -top, top) * s
         return w + (q - w).detach()  # straight-through
 
 
@@ -66,7 +67,7 @@ def attach(decoder: nn.Module, cfg) -> list[FakeQuant]:
             p = getattr(mod, name)
             full = f"{mod_name}.{name}" if mod_name else name
             bits, axis = tensor_plan(full, p.ndim, cfg)
-            fq = FakeQuant(bits, axis)
+            fq = FakeQuant(bits, axis, stream=len(quants))
             parametrize.register_parametrization(mod, name, fq)
             quants.append(fq)
     return quants

@@ -102,7 +102,7 @@ class GroupFitter:
             if scales is not None:
                 shape = (-1,) + (1,) * (p.ndim - 1) if scales.size > 1 else ()
                 fixed = torch.from_numpy(scales).to(self.device).reshape(shape)
-            quants[n] = FakeQuant(b, axis, fixed)
+            quants[n] = FakeQuant(b, axis, scale=fixed)
         return quants
 
     @torch.no_grad()

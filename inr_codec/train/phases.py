@@ -1,7 +1,10 @@
 """The phases after fitting that make the network cheap to store:
 
     fit → prune + fine-tune (``compress.prune``, ``compress.prune_epochs``)
-        → quantization-aware fine-tune (``compress.qat_epochs``, with the rate term ``compress.lmbda``)
+        → quantization-aware fine-tune (``compress.qat_epochs``, with the rate term ``compress.lmbda``):
+          first a ``compress.qat_noise`` share of those epochs with additive uniform noise of one
+          quantization step (phase ``qat_noise``: a smooth surrogate whose gradients are exact),
+          then the rest with rounding and the straight-through estimator at the target bits (``qat``)
 
 Both fine-tune the decoder alone, exactly what the file stores (HNeRV's embeddings
 included, which become trainable values here; its encoder is no longer needed).
@@ -19,6 +22,8 @@ import torch.nn as nn
 from omegaconf import OmegaConf
 
 from ..compress import prune, qat
+from ..compress.allocate import allocate
+from ..compress.pipeline import AUTO
 from ..data import FrameSet
 from .checkpoint import load_checkpoint
 from .trainer import Trainer
@@ -44,9 +49,19 @@ def phase_epochs(cfg, prune_fraction: float | None = None) -> dict[str, int]:
     out = {"fit": int(cfg.train.epochs)}
     if fraction > 0 and int(c.prune_epochs) > 0:
         out["prune"] = int(c.prune_epochs)
-    if int(c.qat_epochs) > 0:
-        out["qat"] = int(c.qat_epochs)
+    noise, ste = qat_split(cfg)
+    if noise > 0:
+        out["qat_noise"] = noise
+    if ste > 0:
+        out["qat"] = ste
     return out
+
+
+def qat_split(cfg) -> tuple[int, int]:
+    """(noise epochs, straight-through epochs) of the QAT phase; the last epochs always round."""
+    total = int(cfg.compress.qat_epochs)
+    noise = min(int(round(float(cfg.compress.get("qat_noise", 0.0)) * total)), total - 1) if total > 0 else 0
+    return noise, total - noise
 
 
 def budget_share(cfg, phase: str, prune_fraction: float | None = None) -> float | None:
@@ -100,9 +115,12 @@ def compression_phases(decoder: nn.Module, frames: FrameSet, cfg, *, run_dir: Pa
                        prune_fraction: float | None = None) -> float:
     """Prune, fine-tune and quantization-aware fine-tune ``decoder`` in place; returns the seconds spent.
 
-    ``prune_fraction`` overrides ``compress.prune`` (a rate target decides it).
+    ``prune_fraction`` overrides ``compress.prune`` (a rate target decides it). With
+    ``compress.layer_bits=auto`` the bits per layer are chosen first and written into ``cfg``.
     """
     c = cfg.compress
+    if c.get("layer_bits") == AUTO:  # from here on (fine-tuning and the file) the chosen bits hold
+        c.layer_bits = allocate(decoder, frames, c)
     fraction = float(c.prune) if prune_fraction is None else float(prune_fraction)
     kw = dict(run_dir=run_dir, seed=seed, fingerprint=fingerprint or {}, show_progress=show_progress, resume=resume,
               fraction=fraction)
@@ -116,13 +134,18 @@ def compression_phases(decoder: nn.Module, frames: FrameSet, cfg, *, run_dir: Pa
         log.info("pruned %d weights (%.1f%%)", n, 100 * fraction)
         if int(c.prune_epochs) > 0:
             seconds += _run("prune", decoder, frames, cfg, int(c.prune_epochs), **kw)
-    if int(c.qat_epochs) > 0:
-        qat.attach(decoder, c)
+    noise_epochs, ste_epochs = qat_split(cfg)
+    if ste_epochs > 0:
+        quants = qat.attach(decoder, c)
         extra = None
         if float(c.lmbda) > 0:
             pixels = len(frames) * frames.height * frames.width
             extra = lambda: float(c.lmbda) * qat.rate_bits(decoder, c) / pixels  # noqa: E731 (bpp estimate)
-        seconds += _run("qat", decoder, frames, cfg, int(c.qat_epochs), extra_loss=extra, **kw)
+        if noise_epochs > 0:
+            qat.set_noise(quants, True)
+            seconds += _run("qat_noise", decoder, frames, cfg, noise_epochs, extra_loss=extra, **kw)
+            qat.set_noise(quants, False)
+        seconds += _run("qat", decoder, frames, cfg, ste_epochs, extra_loss=extra, **kw)
     prune.bake(decoder)
     decoder.eval()
     return seconds

@@ -125,12 +125,15 @@ def test_fit_from_png_folder_and_sweep(tmp_path, capsys):
 def test_full_pipeline_and_a_rate_target(tiny_clip, tmp_path):
     nosize = [t for t in TINY if not t.startswith("model.size_m")]
     s = api.fit(tiny_clip, nosize + ["compress=full", "compress.prune_epochs=3", "compress.qat_epochs=3",
-                                     "compress.lmbda=0.001", "compress.target_kb=9"],
+                                     "compress.qat_noise=0.5", "compress.lmbda=0.001", "compress.target_kb=9"],
                 outputs_root=tmp_path / "o", show_progress=False)
     assert abs(s["bytes"] - 9000) <= 0.05 * 9000
-    assert s["prune"] >= 0.3 and s["bits"] == 6
+    assert s["prune"] >= 0.3 and s["bits"] == 5
     run = Path(s["run_dir"]) / "checkpoints"
-    assert (run / "prune.pt").is_file() and (run / "qat.pt").is_file()
+    assert (run / "prune.pt").is_file() and (run / "qat_noise.pt").is_file() and (run / "qat.pt").is_file()
+    # layer_bits=auto: summary.json names every weight whose bits differ from compress.bits, as the file stores them
+    stored = {t.name: t.bits for t in container.read(s["file"]).tensors if len(t.shape) > 1 and t.name != "embeddings"}
+    assert {n: b for n, b in stored.items() if b != 5} == (s["layer_bits"] or {})
     assert video_psnr(__import__("inr_codec.decode.reference", fromlist=["x"]).decode_frames(
         container.read(s["file"])), read_video(str(tiny_clip)).frames) == pytest.approx(s["psnr"], abs=1e-9)
 
