@@ -218,8 +218,8 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
                          f"the frame")
     w, h = crop or (w, h)
 
-    def chunks(size: int):  # the input, a group at a time, cropped as asked
-        for c in iter_video(str(video_path), size, **sel):
+    def chunks(size: int):  # the input, a group at a time, cropped as asked; n is known: no second probe
+        for c in iter_video(str(video_path), size, count=n, **sel):
             yield centre_crop_frames(c, w, h, video_path) if crop else c
 
     arch = Nirvana.solve_arch(OmegaConf.to_container(cfg.model, resolve=True), n, h, w)

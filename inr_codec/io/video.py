@@ -99,12 +99,15 @@ def read_video(path, *, width=None, height=None, pix_fmt=None, fps=None, max_fra
     return Video(frames=np.ascontiguousarray(frames), fps=rate, source_pix_fmt=pix, path=path)
 
 
-def iter_video(path, chunk: int, *, width=None, height=None, pix_fmt=None, fps=None, max_frames=None, start=0):
+def iter_video(path, chunk: int, *, width=None, height=None, pix_fmt=None, fps=None, max_frames=None, start=0,
+               count: int | None = None):
     """The frames :func:`read_video` would give, as uint8 arrays of ``chunk`` frames (the last may be
     shorter): memory is bounded by one chunk. PyAV files are decoded in one pass; the other formats
-    seek to each chunk."""
-    count = probe_video(path, width=width, height=height, pix_fmt=pix_fmt, fps=fps, max_frames=max_frames,
-                        start=start)[0]
+    seek to each chunk. ``count``: the frame count :func:`probe_video` already gave for the same
+    arguments (probing a container that does not state its count is itself a whole decode)."""
+    if count is None:
+        count = probe_video(path, width=width, height=height, pix_fmt=pix_fmt, fps=fps, max_frames=max_frames,
+                            start=start)[0]
     if _kind(os.fspath(path)) == "pyav":
         yield from pyav.iter_read(os.fspath(path), chunk, start=start, count=count)
         return
