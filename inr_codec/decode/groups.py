@@ -17,10 +17,10 @@ from ..container.records import CompressedModel
 from ..errors import ContainerError
 from ..models.nirvana import PatchDecoder, pad_size
 
-ARCH_KEYS = ("gop", "segment", "patch", "pe_levels", "hidden", "layers", "grid_h", "grid_w", "grid_ch", "grid_t")
+ARCH_KEYS = ("gop", "segment", "patch", "pe_levels", "hidden", "layers", "grid_h", "grid_w", "grid_ch", "grid_t", "mix")
 LIMITS = {"gop": 1 << 20, "segment": 1 << 20, "patch": 256, "pe_levels": 32, "hidden": 8192, "layers": 64,
-          "grid_h": 1 << 16, "grid_w": 1 << 16, "grid_ch": 256, "grid_t": 1 << 10}
-MINIMA = {"grid_ch": 0}  # grid_ch=0: no learned tile grid
+          "grid_h": 1 << 16, "grid_w": 1 << 16, "grid_ch": 256, "grid_t": 1 << 10, "mix": 1}
+MINIMA = {"grid_ch": 0, "mix": 0}  # grid_ch=0: no learned tile grid; mix=0: no tile-mixing conv
 
 
 def check_arch(cm: CompressedModel) -> dict:

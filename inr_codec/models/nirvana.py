@@ -44,6 +44,8 @@ class PatchDecoder(nn.Module):
         self.time = nn.Linear(2 * levels, hidden, bias=False)  # first layer, temporal columns
         self.hidden = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(arch["layers"] - 1))
         self.head = nn.Linear(hidden, p * p * 3)
+        if arch.get("mix", 0):  # a depthwise 3x3 conv over the tile grid before the head: neighbours see each other
+            self.mix = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
         c, gt = arch.get("grid_ch", 0), arch.get("grid_t", 1)
         if c:  # a learned code per tile at grid_t instants of the group, linearly interpolated in t
             self.grid = nn.Parameter(torch.randn(c, gt, gh * gw) * 0.1)
@@ -63,6 +65,9 @@ class PatchDecoder(nn.Module):
         h = nn.functional.gelu(h)
         for layer in self.hidden:
             h = nn.functional.gelu(layer(h))
+        if a.get("mix", 0):
+            m = h.reshape(-1, gh, gw, h.shape[-1]).permute(0, 3, 1, 2)
+            h = h + self.mix(m).permute(0, 2, 3, 1).reshape(h.shape)
         out = torch.sigmoid(self.head(h))                                    # (B, tiles, p*p*3)
         out = out.reshape(-1, gh, gw, 3, p, p).permute(0, 3, 1, 4, 2, 5)     # (B, 3, gh, p, gw, p)
         return out.reshape(-1, 3, gh * p, gw * p)
@@ -95,7 +100,8 @@ class Nirvana(INRModel):
         return {"gop": int(cfg["gop"]), "segment": int(cfg["segment"]), "patch": p,
                 "pe_levels": int(cfg["pe_levels"]), "hidden": int(cfg["hidden"]), "layers": int(cfg["layers"]),
                 "grid_h": -(-height // p), "grid_w": -(-width // p),
-                "grid_ch": int(cfg.get("grid_ch", 0)), "grid_t": int(cfg.get("grid_t", 1))}
+                "grid_ch": int(cfg.get("grid_ch", 0)), "grid_t": int(cfg.get("grid_t", 1)),
+                "mix": int(bool(cfg.get("mix", False)))}
 
     def forward(self, idx: torch.Tensor, frames: torch.Tensor | None) -> torch.Tensor:
         return self.decoder(idx)
