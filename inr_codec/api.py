@@ -22,7 +22,7 @@ from .container.records import CompressedModel, VideoMeta
 from .data import FrameSet
 from .decode.reference import build_decoder, decode_batches
 from .errors import BackendError, InputError
-from .io import Video, centre_crop, check_output, parse_crop, probe_video, read_video, write_video
+from .io import Video, centre_crop, check_output, open_writer, parse_crop, probe_video, read_video
 from .models import get_model_class
 from .resources import check_fit_memory
 from .runs import attach_log, check_writable, detach_log, new_run_dir, write_json
@@ -218,8 +218,8 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
                          f"the frame")
     w, h = crop or (w, h)
 
-    def chunks(size: int):  # the input, a group at a time, cropped as asked; n is known: no second probe
-        for c in iter_video(str(video_path), size, count=n, **sel):
+    def chunks(size: int):  # the input, a group at a time, cropped as asked
+        for c in iter_video(str(video_path), chunk=size, **sel):
             yield centre_crop_frames(c, w, h, video_path) if crop else c
 
     arch = Nirvana.solve_arch(OmegaConf.to_container(cfg.model, resolve=True), n, h, w)
@@ -377,14 +377,19 @@ def decode(model_file: str | Path, out: str | Path, *, backend: str = "torch", d
                                 batch_size=batch_size)
     v = cm.video
     lo, hi = parse_frames(frames, v.frames) or (0, v.frames)
-    # The writers take the whole clip; fill one preallocated array rather than concatenating copies.
-    pixels, n = np.empty((hi - lo, v.height, v.width, 3), dtype=np.uint8), 0
-    for batch in batches:
-        pixels[n:n + len(batch)] = batch
-        n += len(batch)
-    seconds = time.perf_counter() - t0
-    write_video(Video(frames=pixels, fps=v.fps, source_pix_fmt=v.source_pix_fmt), str(out))
-    return {"file": str(out), "frames": int(pixels.shape[0]), "width": v.width, "height": v.height,
+    # Each batch goes to the writer as it is decoded: memory holds a batch, not the video; the
+    # output appears only once every frame is in (a failure leaves nothing at ``out``).
+    seconds, n = time.perf_counter() - t0, 0  # reading the file and building the decoder count as decoding
+    with open_writer(out, v.fps, total=hi - lo) as writer:
+        while True:
+            t = time.perf_counter()
+            batch = next(batches, None)
+            seconds += time.perf_counter() - t  # decoding only, not writing
+            if batch is None:
+                break
+            writer.write(batch)
+            n += len(batch)
+    return {"file": str(out), "frames": n, "width": v.width, "height": v.height,
             "fps": str(v.fps), "decode_seconds": round(seconds, 3), "backend": backend, "dtype": dtype,
             "device": str(resolve_device(device))}
 

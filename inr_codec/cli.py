@@ -19,7 +19,9 @@ EPILOG_FIT = """overrides (key=value), for example:
   model=hnerv|nerv  model.size_m=0.5  train.epochs=300  train.budget_s=120  train.loss=l1+msssim
   compress.bits=6  compress.prune=0.2  device=cpu|cuda  seed=1
   data.width=1920 data.height=1080 data.pix_fmt=yuv420p data.fps=25   (raw .yuv input)
-sweep with -m and comma lists: inrcodec fit video.mp4 -m model=nerv,hnerv compress.bits=4,6,8"""
+sweep with -m and comma lists: inrcodec fit video.mp4 -m model=nerv,hnerv compress.bits=4,6,8
+  in parallel (pip install 'inrcodec[cluster]'): ... hydra/launcher=joblib hydra.launcher.n_jobs=2
+  on SLURM: ... hydra/launcher=slurm hydra.launcher.partition=gpu   (see docs/cli.md)"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -121,6 +123,11 @@ def cmd_fit(a) -> None:
         raise InputError("--resume continues one run; it cannot be combined with a -m sweep")
     if a.multirun and a.out:
         raise InputError("-o names one file; a sweep writes one model per run directory, so drop -o")
+    from .launch import launcher_of
+    if launcher_of(overrides) is not None:  # Hydra's multirun with a launcher plugin (inr_codec/launch.py)
+        if not a.multirun:
+            raise InputError("hydra/launcher= chooses where a sweep's jobs run; add -m (a sweep) or drop it")
+        return _fit_launched(a, video, overrides)
     summaries = []
     if a.multirun:
         import datetime as dt
@@ -139,6 +146,23 @@ def cmd_fit(a) -> None:
     if a.multirun and main_rank:
         print(f"sweep: {len(jobs)} runs, results in {csv_path}" + (f" and {png}" if png else ""))
     barrier()  # under torchrun: every rank done (rank 0 has written) before the group is torn down
+
+
+def _fit_launched(a, video, overrides) -> None:
+    import datetime as dt
+
+    from . import launch
+    from .sweep import write_results
+    from .train.distributed import world_size
+    if world_size() > 1:
+        raise InputError("a hydra/launcher= sweep starts its own processes; run it without torchrun")
+    folder = Path(a.outputs) / "sweeps" / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    results = launch.run(video, overrides, folder)
+    for n, (job, summary) in enumerate(results):
+        print(f"[{n + 1}/{len(results)}] {' '.join(job)}")
+        _print_fit(summary)
+    csv_path, png = write_results(folder, [j for j, _ in results], [s for _, s in results])
+    print(f"sweep: {len(results)} runs, results in {csv_path}" + (f" and {png}" if png else ""))
 
 
 def cmd_decode(a) -> None:
@@ -207,7 +231,8 @@ def cmd_eval(a) -> None:
         if f:
             print(f"  wrote {f}")
     if a.json:
-        Path(a.json).write_text(json.dumps(r, indent=2) + "\n")
+        from .runs import write_json
+        write_json(Path(a.json), r)
 
 
 def cmd_bench(a) -> None:

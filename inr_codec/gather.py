@@ -54,14 +54,11 @@ def gather(paths, out: str | Path = "summary.csv") -> list[dict]:
     if not files:
         raise InputError(f"no summary.json under {', '.join(map(str, paths))}")
     rows = [row(f) for f in files]
-    out = Path(out)
-    try:
-        with open(out, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=COLUMNS)
-            w.writeheader()
-            w.writerows(rows)
-    except OSError as e:
-        raise InputError(f"cannot write {out}: {e.strerror or e}") from None
+    from .io.common import atomic_file
+    with atomic_file(out) as tmp, open(tmp, "w", newline="") as f:  # a one-line error, no partial CSV
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
     return rows
 
 

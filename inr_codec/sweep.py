@@ -38,7 +38,8 @@ def write_results(folder, jobs: list[list[str]], summaries: list[dict]) -> tuple
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     csv_path = folder / "sweep.csv"
-    with open(csv_path, "w", newline="") as f:
+    from .io.common import atomic_file
+    with atomic_file(csv_path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS)
         w.writeheader()
         for n, (job, s) in enumerate(zip(jobs, summaries)):

@@ -227,10 +227,15 @@ def main(argv=None) -> int:
     for r in results:
         print(f"{r.provider:18s} {r.file_fps:10.1f} {r.net_fps:10.1f} {r.tflops:9.2f} {100 * r.peak_share:7.1f}%")
     if a.csv:
-        with open(a.csv, "w", newline="") as f:
-            wr = csv.DictWriter(f, fieldnames=list(asdict(results[0])))
-            wr.writeheader()
-            wr.writerows(asdict(r) for r in results)
+        from inr_codec.io.common import atomic_file
+        try:
+            with atomic_file(a.csv) as tmp, open(tmp, "w", newline="") as f:  # whole or not at all
+                wr = csv.DictWriter(f, fieldnames=list(asdict(results[0])))
+                wr.writeheader()
+                wr.writerows(asdict(r) for r in results)
+        except InputError as e:
+            print(f"bench_decode: error: {e}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from inr_codec.errors import InputError
+from inr_codec.io.common import atomic_file
 
 
 def _plt():
@@ -25,8 +26,11 @@ def _finish(plt, fig, ax, path, title: str, grid_which: str = "major") -> None:
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        with atomic_file(path) as tmp:  # the temporary keeps the .png suffix that picks the format
+            fig.savefig(tmp)
+    finally:
+        plt.close(fig)
 
 
 def rd_plot(path, curves: list[dict], metric: str = "psnr", title: str = "") -> None:
@@ -81,7 +85,8 @@ def worst_frame_image(path, source: np.ndarray, decoded: np.ndarray, label: str 
         d = ImageDraw.Draw(im)
         for i, text in enumerate(("source", f"decoded {label}".strip(), "|error| x8")):
             d.text((i * (w + gap) + 2, 1), text, fill=(0, 0, 0))
-    im.save(path, optimize=True)
+    with atomic_file(path) as tmp:
+        im.save(tmp, format="PNG", optimize=True)
 
 
 def write_eval_plots(out_dir, per_frame: dict[str, np.ndarray], source: np.ndarray, decoded_worst: np.ndarray,

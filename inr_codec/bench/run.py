@@ -14,6 +14,7 @@ import numpy as np
 
 from inr_codec import __version__
 from inr_codec.errors import InputError
+from inr_codec.io.common import atomic_file
 from inr_codec.metrics.bdrate import bd_psnr, bd_rate, overlap, rate_at_psnr
 from inr_codec.metrics.frames import FrameMeter
 
@@ -176,13 +177,13 @@ def run(video_path, *, codecs: str = "x264,x265,av1", crfs: list[str] | None = N
                 r[f"equal_psnr_bpp[{a['label']}]"] = None if np.isnan(ra) else ra
 
     csv_path = out / "rd.csv"
-    with open(csv_path, "w", newline="") as f:
+    with atomic_file(csv_path) as tmp, open(tmp, "w", newline="") as f:
         wr = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
         wr.writeheader()
         for r in rows:
             wr.writerow({k: (f"{r[k]:.6f}" if isinstance(r.get(k), float) else r.get(k, "")) for k in CSV_FIELDS})
     bd_path = out / "bd.csv"
-    with open(bd_path, "w", newline="") as f:
+    with atomic_file(bd_path) as tmp, open(tmp, "w", newline="") as f:
         wr = csv.writer(f)
         wr.writerow(["test", "anchor", "bd_rate_pct", "bd_psnr_db", "psnr_overlap_db", "bpp_overlap", "note"])
         for r in bd:
@@ -207,5 +208,6 @@ def run(video_path, *, codecs: str = "x264,x265,av1", crfs: list[str] | None = N
         "metrics": list(metrics), "encoders": encoder_settings, "points": rows, "bd": bd,
         "csv": str(csv_path), "bd_csv": str(bd_path), "plots": pngs,
     }
-    (out / "bench.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    with atomic_file(out / "bench.json") as tmp:
+        tmp.write_text(json.dumps(result, indent=2, default=str) + "\n")
     return result

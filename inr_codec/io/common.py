@@ -7,12 +7,28 @@ import os
 import shutil
 import tempfile
 from fractions import Fraction
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from inr_codec.errors import VideoError
+
+
+@dataclass
+class Source:
+    """An opened input, checked before any frame is decoded: its metadata and a generator of frames.
+
+    ``frames`` yields uint8 RGB (H, W, 3) frames of the selected range in order, opening the file
+    itself (and closing it when exhausted or closed); ``count`` is None where only decoding can tell
+    (PyAV containers). Readers build one; ``read_video`` and ``iter_video`` share it.
+    """
+
+    frames: Iterator[np.ndarray]
+    fps: Fraction | None
+    pix_fmt: str
+    count: int | None
 
 
 def to_fraction(fps, path) -> Fraction:
@@ -78,36 +94,76 @@ def _reason(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
+class AtomicPath:
+    """A temporary file (or folder) next to ``path`` that becomes ``path`` on :meth:`commit` and is
+    removed by :meth:`discard`: the state a streaming writer keeps between its batches.
+
+    The temporary keeps the target's suffix so that tools guessing the format from the name still work.
+    A folder target must not exist or be an empty folder (which is replaced).
+    """
+
+    def __init__(self, path, *, folder: bool = False):
+        self.path, self.folder = path, folder
+        target = Path(path)
+        parent = _check_parent(target)
+        if folder and target.exists():
+            if not target.is_dir():
+                raise VideoError(f"cannot write {path}: a file of that name exists")
+            if any(target.iterdir()):
+                raise VideoError(f"cannot write {path}: the folder is not empty; choose a new or empty folder")
+        if not folder and target.is_dir():
+            raise VideoError(f"cannot write {path}: a directory of that name exists")
+        try:
+            if folder:
+                self.tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}.", suffix=".tmp"))
+            else:
+                fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=f".tmp{target.suffix}")
+                os.close(fd)
+                self.tmp = Path(tmp)
+        except OSError as e:
+            raise VideoError(f"cannot write {path}: {_reason(e)}") from None
+
+    def commit(self) -> None:
+        target = Path(self.path)
+        try:
+            if self.folder:
+                if target.exists():
+                    target.rmdir()  # empty (checked above); os.replace onto it would also work on POSIX
+                os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
+            else:
+                os.chmod(self.tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+            os.replace(self.tmp, target)
+        except OSError as e:
+            self.discard()
+            raise VideoError(f"cannot write {self.path}: {_reason(e)}") from None
+
+    def discard(self) -> None:
+        if self.folder:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                self.tmp.unlink()
+
+    def fail(self, e: BaseException) -> BaseException:
+        """Discard, and turn ``e`` into the one-line error to raise (KeyboardInterrupt and the like as they are)."""
+        self.discard()
+        if isinstance(e, VideoError) and str(e).startswith(f"cannot write {self.path}"):
+            return e
+        if isinstance(e, Exception):
+            err = VideoError(f"cannot write {self.path}: {_reason(e)}")
+            err.__cause__ = e
+            return err
+        return e
+
+
 @contextlib.contextmanager
 def atomic_file(path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success move it onto ``path``.
 
     On any failure the temporary is removed and ``VideoError("cannot write <path>: ...")``
-    is raised, so a partial output never appears under the target name. The temporary
-    keeps the target's suffix so that tools guessing the format from the name still work.
+    is raised, so a partial output never appears under the target name.
     """
-    target = Path(path)
-    parent = _check_parent(target)
-    if target.is_dir():
-        raise VideoError(f"cannot write {path}: a directory of that name exists")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=f".tmp{target.suffix}")
-        os.close(fd)
-    except OSError as e:
-        raise VideoError(f"cannot write {path}: {_reason(e)}") from None
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, target)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(e, VideoError) and str(e).startswith(f"cannot write {path}"):
-            raise
-        if isinstance(e, Exception):
-            raise VideoError(f"cannot write {path}: {_reason(e)}") from e
-        raise
+    yield from _atomic(AtomicPath(path))
 
 
 @contextlib.contextmanager
@@ -116,30 +172,18 @@ def atomic_dir(path) -> Iterator[Path]:
 
     ``path`` must not exist or be an empty folder (which is replaced).
     """
-    target = Path(path)
-    parent = _check_parent(target)
-    if target.exists():
-        if not target.is_dir():
-            raise VideoError(f"cannot write {path}: a file of that name exists")
-        if any(target.iterdir()):
-            raise VideoError(f"cannot write {path}: the folder is not empty; choose a new or empty folder")
+    yield from _atomic(AtomicPath(path, folder=True))
+
+
+def _atomic(a: AtomicPath):
     try:
-        tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}.", suffix=".tmp"))
-    except OSError as e:
-        raise VideoError(f"cannot write {path}: {_reason(e)}") from None
-    try:
-        yield tmp
-        if target.exists():
-            target.rmdir()  # empty (checked above); os.replace onto it would also work on POSIX
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
-        os.replace(tmp, target)
+        yield a.tmp
     except BaseException as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(e, VideoError) and str(e).startswith(f"cannot write {path}"):
+        err = a.fail(e)
+        if err is e:
             raise
-        if isinstance(e, Exception):
-            raise VideoError(f"cannot write {path}: {_reason(e)}") from e
-        raise
+        raise err from e
+    a.commit()
 
 
 def _umask() -> int:

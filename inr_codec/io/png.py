@@ -11,7 +11,8 @@ import numpy as np
 from PIL import Image
 
 from inr_codec.errors import VideoError
-from inr_codec.io.common import atomic_dir, check_frames, select_range
+from inr_codec.io.common import Source, check_frames, select_range
+from inr_codec.io.writer import FrameWriter
 
 DEFAULT_FPS = Fraction(25)
 
@@ -75,29 +76,56 @@ def probe(folder) -> tuple[int, int, int, Fraction, str]:
     return len(files), h, w, DEFAULT_FPS, _MODE_PIX_FMT.get(mode, mode.lower())
 
 
-def read(folder, *, fps=None, start=0, max_frames=None) -> tuple[np.ndarray, Fraction, str]:
-    """Read the PNGs of ``folder``; all must have one size. fps defaults to 25."""
+def open_frames(folder, *, fps=None, start=0, max_frames=None) -> Source:
+    """List the PNGs and check the first one now; the frames come later, one file at a time.
+    All must have one size. fps defaults to 25."""
     files = list_pngs(folder)
     start, count = select_range(len(files), start, max_frames, folder)
     files = files[start:start + count]
-    out = None
-    mode0 = None
+    first = _open(files[0])
+    return Source(_frames(folder, files, first), DEFAULT_FPS if fps is None else fps,
+                  _MODE_PIX_FMT.get(first.mode, first.mode.lower()), count)
+
+
+def _frames(folder, files: list[Path], first: Image.Image):
     for i, f in enumerate(files):
-        im = _open(f)
-        if out is None:
-            out = np.empty((count, im.height, im.width, 3), dtype=np.uint8)
-            mode0 = im.mode
-        elif (im.height, im.width) != out.shape[1:3]:
+        im = first if i == 0 else _open(f)
+        if (im.height, im.width) != (first.height, first.width):
             raise VideoError(f"{folder}: {f.name} is {im.width}x{im.height} but {files[0].name} is "
-                             f"{out.shape[2]}x{out.shape[1]}; all PNG frames must share one size")
-        out[i] = _to_rgb8(im)
-    return out, (DEFAULT_FPS if fps is None else fps), _MODE_PIX_FMT.get(mode0, mode0.lower())
+                             f"{first.width}x{first.height}; all PNG frames must share one size")
+        yield _to_rgb8(im)
+
+
+class Writer(FrameWriter):
+    """Streaming PNG folder writer: ``frame_00001.png``, ... into a new (or empty) folder.
+
+    Names have max(5, digits of ``total``) digits; without ``total`` they are widened at the end
+    if the count needs more, so the names are those a one-call write of the same frames gives.
+    """
+
+    folder = True
+    MIN_DIGITS = 5
+
+    def __init__(self, folder, *, total: int | None = None):
+        self._digits = max(self.MIN_DIGITS, len(str(total or 0)))
+        super().__init__(folder)
+
+    def _name(self, i: int, digits: int) -> Path:
+        return self.tmp / f"frame_{i:0{digits}d}.png"
+
+    def _put(self, frames: np.ndarray) -> None:
+        for k, fr in enumerate(frames, self.count + 1):
+            Image.fromarray(fr, "RGB").save(self._name(k, self._digits), compress_level=1)
+
+    def _finish(self) -> None:
+        digits = max(self._digits, len(str(self.count)))
+        if digits != self._digits:
+            for k in range(1, self.count + 1):
+                self._name(k, self._digits).rename(self._name(k, digits))
 
 
 def write(frames: np.ndarray, folder) -> None:
-    """Write ``frame_00001.png``, ``frame_00002.png``, ... into a new (or empty) ``folder``, atomically."""
+    """Write the frames into a new (or empty) ``folder`` in one call (see :class:`Writer`)."""
     frames = check_frames(frames, folder)
-    digits = max(5, len(str(frames.shape[0])))
-    with atomic_dir(folder) as tmp:
-        for i, fr in enumerate(frames, 1):
-            Image.fromarray(fr, "RGB").save(tmp / f"frame_{i:0{digits}d}.png", compress_level=1)
+    with Writer(folder, total=len(frames)) as w:
+        w.write(frames)

@@ -27,7 +27,8 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
 from inr_codec.errors import VideoError
-from inr_codec.io.common import atomic_file, check_frames, require_file, select_range
+from inr_codec.io.common import Source, require_file, select_range
+from inr_codec.io.writer import FrameWriter
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".avi": "avi", ".webm": "webm"}
 YUV_PIX_FMTS = ("yuv420p", "yuv422p", "yuv444p", "yuv420p10le", "yuv422p10le", "yuv444p10le")
@@ -96,28 +97,46 @@ def probe(path) -> tuple[int, int, int, Fraction | None, str]:
         container.close()
 
 
-def read(path, *, fps=None, start=0, max_frames=None) -> tuple[np.ndarray, Fraction, str]:
-    """Decode frames ``start`` .. ``start+max_frames-1`` as uint8 RGB (see module docstring)."""
+def open_frames(path, *, fps=None, start=0, max_frames=None) -> Source:
+    """Open the file and check its stream and rate now; the frames come later, decoded once in order
+    (the ones before ``start`` are decoded and dropped), as uint8 RGB (see module docstring)."""
     select_range(1 << 62, start, max_frames, path)  # validates the arguments only
     container = _open(path)
-    frames: list[np.ndarray] = []
-    total = 0
-    pix = ""
+    try:
+        stream = container.streams.video[0]
+        rate = fps if fps is not None else _rate(stream)
+        pix = stream.codec_context.pix_fmt or ""
+        stated = int(stream.frames or 0)  # 0 where the container does not say (mkv, webm)
+        if not pix:  # the codec leaves it to the first frame
+            pix = next((f.format.name for f in container.decode(stream)), "")
+    except _AV_ERRORS as e:
+        raise VideoError(f"cannot read {path}: decoding failed ({_why(e)}); the file may be truncated or corrupted") from None
+    finally:
+        container.close()
+    if rate is None:
+        raise VideoError(f"{path} does not state a frame rate; give one with data.fps= (e.g. data.fps=25)")
+    return Source(_frames(path, start, max_frames, stated), rate, pix, None)
+
+
+def _frames(path, start: int, max_frames: int | None, stated: int):
+    container = _open(path)
+    total = kept = 0
+    shape = None
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        rate = fps if fps is not None else _rate(stream)
-        if rate is None:
-            raise VideoError(f"{path} does not state a frame rate; give one with data.fps= (e.g. data.fps=25)")
-        pix = stream.codec_context.pix_fmt or ""
-        stated = int(stream.frames or 0)  # 0 where the container does not say (mkv, webm)
         for frame in container.decode(stream):
-            if total == 0:
-                pix = pix or frame.format.name
             if total >= start:
-                frames.append(_to_rgb(frame))
+                rgb = _to_rgb(frame)
+                if shape is None:
+                    shape = rgb.shape
+                elif rgb.shape != shape:
+                    raise VideoError(f"{path}: the frame size changes mid-stream ({sorted([shape, rgb.shape])}); "
+                                     "re-encode it at one size first")
+                kept += 1
+                yield rgb
             total += 1
-            if max_frames is not None and len(frames) >= max_frames:
+            if max_frames is not None and kept >= max_frames:
                 break
     except _AV_ERRORS as e:
         raise VideoError(f"cannot read {path}: decoding failed after {total} frames ({_why(e)}); "
@@ -126,45 +145,12 @@ def read(path, *, fps=None, start=0, max_frames=None) -> tuple[np.ndarray, Fract
         container.close()
     if total == 0:
         raise VideoError(f"{path}: no frames could be decoded; the file is empty, truncated or corrupted")
-    if not frames:
+    if not kept:
         raise VideoError(f"{path}: start={start} but the video has only {total} frames; use a smaller start")
     wanted = stated - start if max_frames is None else min(max_frames, stated - start)
-    if stated > 0 and wanted - len(frames) > 2:  # a frame or two of slack for edit lists
+    if stated > 0 and wanted - kept > 2:  # a frame or two of slack for edit lists
         raise VideoError(f"{path} states {stated} frames but only {total} decode; the file is truncated or "
-                         f"corrupted: re-create it, or fit the frames that decode with data.max_frames={len(frames)}")
-    shapes = {f.shape for f in frames}
-    if len(shapes) > 1:
-        raise VideoError(f"{path}: the frame size changes mid-stream ({sorted(shapes)[:2]}); "
-                         "re-encode it at one size first")
-    return np.stack(frames), rate, pix
-
-
-def iter_read(path, chunk: int, *, start=0, count: int):
-    """Frames ``start`` .. ``start+count-1`` as uint8 RGB arrays of ``chunk`` frames (the last may be shorter),
-    from one pass over the file: reading a long video group by group costs one decode, not one per group."""
-    container = _open(path)
-    buf: list[np.ndarray] = []
-    total = sent = 0
-    try:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
-            if total >= start:
-                buf.append(_to_rgb(frame))
-            total += 1
-            if len(buf) == chunk or (buf and sent + len(buf) == count):
-                sent += len(buf)
-                yield np.stack(buf)
-                buf = []
-            if sent == count:
-                return
-    except _AV_ERRORS as e:
-        raise VideoError(f"cannot read {path}: decoding failed after {total} frames ({_why(e)}); "
-                         "the file may be truncated or corrupted") from None
-    finally:
-        container.close()
-    raise VideoError(f"{path}: only {total} frames decode, {start + count} expected; the file is truncated "
-                     "or corrupted")
+                         f"corrupted: re-create it, or fit the frames that decode with data.max_frames={kept}")
 
 
 def _choose(ext: str, pix_fmt: str | None, width: int, height: int, crf: int | None, path):
@@ -190,39 +176,70 @@ def _choose(ext: str, pix_fmt: str | None, width: int, height: int, crf: int | N
     return "libx264", req, {"crf": str(crf), "preset": "medium"}, False
 
 
-def write(frames: np.ndarray, fps: Fraction, path, *, pix_fmt: str | None = None, crf: int | None = None) -> None:
-    """Encode uint8 RGB frames to ``path`` with the exact frame count, size and rate."""
-    frames = check_frames(frames, path)
-    ext = "." + str(path).rsplit(".", 1)[-1].lower()
-    t, h, w, _ = frames.shape
-    codec, enc_pix, options, is_rgb = _choose(ext, pix_fmt, w, h, crf, path)
-    with atomic_file(path) as tmp:
+class Writer(FrameWriter):
+    """Streaming encoder: uint8 RGB batches to ``path`` with the exact frame count, size and rate."""
+
+    def __init__(self, path, fps: Fraction, *, pix_fmt: str | None = None, crf: int | None = None):
+        self.ext = "." + str(path).rsplit(".", 1)[-1].lower()
+        _choose(self.ext, pix_fmt, 2, 2, crf, path)  # a bad pix_fmt or crf fails before any temporary
+        self.fps, self._pix_fmt, self._crf = fps, pix_fmt, crf
+        self._container = self._stream = None
+        super().__init__(path)
+
+    def _encoder_error(self, e: BaseException) -> VideoError:
+        return VideoError(f"cannot write {self.path}: the {self._codec} encoder failed with pix_fmt {self._enc_pix} "
+                          f"({_why(e)}); try another pix_fmt or container")
+
+    def _begin(self, h: int, w: int) -> None:
+        self._codec, self._enc_pix, options, self._is_rgb = _choose(self.ext, self._pix_fmt, w, h, self._crf,
+                                                                    self.path)
         try:
-            container = av.open(str(tmp), "w", format=CONTAINERS[ext])
+            self._container = av.open(str(self.tmp), "w", format=CONTAINERS[self.ext])
         except _AV_ERRORS as e:
-            raise VideoError(f"cannot write {path}: {_why(e)}") from None
+            raise VideoError(f"cannot write {self.path}: {_why(e)}") from None
         try:
-            stream = container.add_stream(codec, rate=fps)
-            stream.width, stream.height, stream.pix_fmt = w, h, enc_pix
-            stream.time_base = Fraction(1) / fps
-            stream.codec_context.time_base = Fraction(1) / fps
+            stream = self._stream = self._container.add_stream(self._codec, rate=self.fps)
+            stream.width, stream.height, stream.pix_fmt = w, h, self._enc_pix
+            stream.time_base = Fraction(1) / self.fps
+            stream.codec_context.time_base = Fraction(1) / self.fps
             stream.options = options
-            if not is_rgb:
+            if not self._is_rgb:
                 cc = stream.codec_context
                 cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc = 1, 1, 1, 1  # bt709, tv
-            for i, rgb in enumerate(frames):
+        except _AV_ERRORS as e:
+            raise self._encoder_error(e) from None
+
+    def _put(self, frames: np.ndarray) -> None:
+        stream = self._stream
+        try:
+            for i, rgb in enumerate(frames, self.count):
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                if is_rgb:
-                    frame = frame.reformat(format=enc_pix)
+                if self._is_rgb:
+                    frame = frame.reformat(format=self._enc_pix)
                 else:
-                    frame = frame.reformat(format=enc_pix, dst_colorspace=Colorspace.ITU709,
+                    frame = frame.reformat(format=self._enc_pix, dst_colorspace=Colorspace.ITU709,
                                            dst_color_range=ColorRange.MPEG, interpolation=_INTERP)
                 frame.pts = i
                 frame.time_base = stream.codec_context.time_base
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode(None))
+                self._container.mux(stream.encode(frame))
         except _AV_ERRORS as e:
-            raise VideoError(f"cannot write {path}: the {codec} encoder failed with pix_fmt {enc_pix} "
-                             f"({_why(e)}); try another pix_fmt or container") from None
+            raise self._encoder_error(e) from None
+
+    def _finish(self) -> None:
+        try:
+            self._container.mux(self._stream.encode(None))
+        except _AV_ERRORS as e:
+            raise self._encoder_error(e) from None
         finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._container is not None:
+            container, self._container = self._container, None
             container.close()
+
+
+def write(frames: np.ndarray, fps: Fraction, path, *, pix_fmt: str | None = None, crf: int | None = None) -> None:
+    """Encode uint8 RGB frames to ``path`` in one call (see :class:`Writer`)."""
+    with Writer(path, fps, pix_fmt=pix_fmt, crf=crf) as w:
+        w.write(frames)

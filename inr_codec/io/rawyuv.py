@@ -13,7 +13,8 @@ import numpy as np
 
 from inr_codec.errors import VideoError
 from inr_codec.io.colour import PIX_FMTS, PixFmt, get_pix_fmt, rgb_to_yuv, yuv_to_rgb
-from inr_codec.io.common import atomic_file, check_frames, require_file, select_range
+from inr_codec.io.common import Source, require_file, select_range
+from inr_codec.io.writer import FrameWriter
 
 DEFAULT_PIX_FMT = "yuv420p"
 DEFAULT_FPS = Fraction(25)
@@ -54,14 +55,17 @@ def probe(path, *, width=None, height=None, pix_fmt=None) -> tuple[int, int, int
     return n, int(height), int(width), DEFAULT_FPS, fmt.name
 
 
-def read(path, *, width=None, height=None, pix_fmt=None, fps=None, start=0,
-         max_frames=None) -> tuple[np.ndarray, Fraction, str]:
-    """Read frames of a raw .yuv file as uint8 RGB (BT.709, limited range)."""
+def open_frames(path, *, width=None, height=None, pix_fmt=None, fps=None, start=0, max_frames=None) -> Source:
+    """Check the layout against the file size now; the frames come later, read at their offsets, as
+    uint8 RGB (BT.709, limited range)."""
     fmt, fb, n = _layout(path, width, height, pix_fmt)
-    w, h = int(width), int(height)
     start, count = select_range(n, start, max_frames, path)
+    return Source(_frames(path, fmt, int(width), int(height), fb, start, count),
+                  DEFAULT_FPS if fps is None else fps, fmt.name, count)
+
+
+def _frames(path, fmt: PixFmt, w: int, h: int, fb: int, start: int, count: int):
     shapes = fmt.plane_shapes(h, w)
-    out = np.empty((count, h, w, 3), dtype=np.uint8)
     try:
         with open(path, "rb") as f:
             f.seek(start * fb)
@@ -73,17 +77,35 @@ def read(path, *, width=None, height=None, pix_fmt=None, fps=None, start=0,
                 for ph, pw in shapes:
                     planes.append(np.frombuffer(buf, dtype=fmt.dtype, count=ph * pw, offset=pos).reshape(ph, pw))
                     pos += ph * pw * fmt.dtype.itemsize
-                out[i] = yuv_to_rgb(planes, fmt)
+                yield yuv_to_rgb(planes, fmt)
     except OSError as e:
         raise VideoError(f"cannot read {path}: {e.strerror or e}") from None
-    return out, (DEFAULT_FPS if fps is None else fps), fmt.name
+
+
+class Writer(FrameWriter):
+    """Streaming raw planar YUV writer (yuv420p by default), BT.709 limited range."""
+
+    def __init__(self, path, *, pix_fmt: str | None = None):
+        self._fmt, self._f = _fmt(pix_fmt, path, "write"), None
+        super().__init__(path)
+
+    def _begin(self, h: int, w: int) -> None:
+        self._f = open(self.tmp, "wb")
+
+    def _put(self, frames: np.ndarray) -> None:
+        for fr in frames:
+            for p in rgb_to_yuv(fr, self._fmt):
+                self._f.write(np.ascontiguousarray(p).tobytes())
+
+    def _finish(self) -> None:
+        self._f.close()
+
+    def _release(self) -> None:
+        if self._f is not None:
+            self._f.close()
 
 
 def write(frames: np.ndarray, path, *, pix_fmt: str | None = None) -> None:
-    """Write uint8 RGB frames as raw planar YUV (yuv420p by default), BT.709 limited range."""
-    frames = check_frames(frames, path)
-    fmt = _fmt(pix_fmt, path, "write")
-    with atomic_file(path) as tmp, open(tmp, "wb") as f:
-        for fr in frames:
-            for p in rgb_to_yuv(fr, fmt):
-                f.write(np.ascontiguousarray(p).tobytes())
+    """Write uint8 RGB frames as raw planar YUV in one call (see :class:`Writer`)."""
+    with Writer(path, pix_fmt=pix_fmt) as w:
+        w.write(frames)

@@ -24,7 +24,8 @@ import numpy as np
 
 from inr_codec.errors import VideoError
 from inr_codec.io import png, pyav, rawyuv, y4m
-from inr_codec.io.common import _check_parent, check_selection, select_range, to_fraction
+from inr_codec.io.common import Source, _check_parent, check_frames, check_selection, select_range, to_fraction
+from inr_codec.io.writer import FrameWriter
 
 
 @dataclass
@@ -77,43 +78,98 @@ def _missing(path) -> None:
         raise VideoError(f"no such file: {path}")
 
 
-def read_video(path, *, width=None, height=None, pix_fmt=None, fps=None, max_frames=None, start=0) -> Video:
-    """Read a video as uint8 RGB frames (BT.709; 10-bit sources rounded to 8 bit).
-
-    ``start`` is the first frame index, ``max_frames`` caps the number read (None: all).
-    """
+def _open_source(path, width, height, pix_fmt, fps, max_frames, start) -> tuple[str, Source]:
+    """The checks ``read_video`` and ``iter_video`` share, done before any frame is decoded."""
     path = os.fspath(path)
     _missing(path)
     check_selection(start, max_frames, path)
     rate = None if fps is None else to_fraction(fps, path)
     kind = _kind(path)
     if kind == "yuv":
-        frames, rate, pix = rawyuv.read(path, width=width, height=height, pix_fmt=pix_fmt, fps=rate,
-                                        start=start, max_frames=max_frames)
-    else:
-        reader = {"png": png.read, "y4m": y4m.read, "pyav": pyav.read}[kind]
-        frames, rate, pix = reader(path, fps=rate, start=start, max_frames=max_frames)
-        if rate is None:
-            raise VideoError(f"{path} does not state a frame rate; give one with data.fps= (e.g. data.fps=25)")
-        _check_stated(path, kind, width, height, pix_fmt, frames.shape[1], frames.shape[2], pix)
-    return Video(frames=np.ascontiguousarray(frames), fps=rate, source_pix_fmt=pix, path=path)
+        return kind, rawyuv.open_frames(path, width=width, height=height, pix_fmt=pix_fmt, fps=rate, start=start,
+                                        max_frames=max_frames)
+    opener = {"png": png.open_frames, "y4m": y4m.open_frames, "pyav": pyav.open_frames}[kind]
+    src = opener(path, fps=rate, start=start, max_frames=max_frames)
+    if src.fps is None:
+        raise VideoError(f"{path} does not state a frame rate; give one with data.fps= (e.g. data.fps=25)")
+    return kind, src
 
 
-def iter_video(path, chunk: int, *, width=None, height=None, pix_fmt=None, fps=None, max_frames=None, start=0,
-               count: int | None = None):
-    """The frames :func:`read_video` would give, as uint8 arrays of ``chunk`` frames (the last may be
-    shorter): memory is bounded by one chunk. PyAV files are decoded in one pass; the other formats
-    seek to each chunk. ``count``: the frame count :func:`probe_video` already gave for the same
-    arguments (probing a container that does not state its count is itself a whole decode)."""
-    if count is None:
-        count = probe_video(path, width=width, height=height, pix_fmt=pix_fmt, fps=fps, max_frames=max_frames,
-                            start=start)[0]
-    if _kind(os.fspath(path)) == "pyav":
-        yield from pyav.iter_read(os.fspath(path), chunk, start=start, count=count)
-        return
-    for first in range(start, start + count, chunk):
-        yield read_video(path, width=width, height=height, pix_fmt=pix_fmt, fps=fps, start=first,
-                         max_frames=min(chunk, start + count - first)).frames
+def read_video(path, *, width=None, height=None, pix_fmt=None, fps=None, max_frames=None, start=0) -> Video:
+    """Read a video as uint8 RGB frames (BT.709; 10-bit sources rounded to 8 bit).
+
+    ``start`` is the first frame index, ``max_frames`` caps the number read (None: all).
+    """
+    path = os.fspath(path)
+    kind, src = _open_source(path, width, height, pix_fmt, fps, max_frames, start)
+    if src.count is None:  # PyAV: the count is known once decoded
+        frames = np.stack(list(src.frames))
+    else:  # one preallocated array, no list of copies
+        frames = None
+        for i, fr in enumerate(src.frames):
+            if frames is None:
+                frames = np.empty((src.count,) + fr.shape, dtype=np.uint8)
+            frames[i] = fr
+    _check_stated(path, kind, width, height, pix_fmt, frames.shape[1], frames.shape[2], src.pix_fmt)
+    return Video(frames=np.ascontiguousarray(frames), fps=src.fps, source_pix_fmt=src.pix_fmt, path=path)
+
+
+class VideoChunks:
+    """Frames of a video in chunks, decoded as they are asked for; see :func:`iter_video`.
+
+    Iterating yields uint8 RGB arrays of shape (n, H, W, 3), n = ``chunk`` except for a shorter last
+    one; each chunk is a new array the caller may keep. An iterator: one pass; ``close()`` (or
+    ``with``) releases the file before the end.
+    """
+
+    def __init__(self, path: str, kind: str, src: Source, chunk: int, checks):
+        self.path, self.fps, self.source_pix_fmt = path, src.fps, src.pix_fmt
+        self.num_frames = src.count  # None for PyAV containers (only decoding tells)
+        self._kind, self._src, self._chunk, self._checks, self._first = kind, src, chunk, checks, True
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> np.ndarray:
+        first = next(self._src.frames)  # StopIteration ends the iteration; a reader's error passes through
+        if self._first:  # the size the caller stated, checked against the first frame as read_video does
+            _check_stated(self.path, self._kind, *self._checks, first.shape[0], first.shape[1], self.source_pix_fmt)
+            self._first = False
+        out = np.empty((self._chunk,) + first.shape, dtype=np.uint8)
+        out[0] = first
+        n = 1
+        while n < self._chunk and (fr := next(self._src.frames, None)) is not None:
+            out[n] = fr
+            n += 1
+        return out if n == self._chunk else out[:n].copy()
+
+    def close(self) -> None:
+        self._src.frames.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def iter_video(path, *, chunk: int = 16, width=None, height=None, pix_fmt=None, fps=None, max_frames=None,
+               start=0) -> VideoChunks:
+    """Read a video ``chunk`` frames at a time: memory bounded by a chunk, not the video.
+
+    Same arguments, frames and one-line errors as :func:`read_video`; everything that can be checked
+    without decoding (missing file, bad range, no frame rate, raw .yuv layout, y4m headers) fails
+    here, the rest (a truncated stream, a PyAV ``start`` past the end) at the chunk where it shows.
+    The returned :class:`VideoChunks` carries ``fps``, ``source_pix_fmt`` and ``num_frames``.
+    PyAV containers are decoded once in order; y4m and raw .yuv seek to each frame's offset;
+    PNG folders open one file per frame.
+    """
+    path = os.fspath(path)
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise VideoError(f"{path}: chunk must be a number of frames >= 1, got {chunk!r}")
+    kind, src = _open_source(path, width, height, pix_fmt, fps, max_frames, start)
+    return VideoChunks(path, kind, src, int(chunk), (width, height, pix_fmt))
 
 
 def probe_video(path, *, width=None, height=None, pix_fmt=None, fps=None, max_frames=None,
@@ -143,30 +199,43 @@ def probe_video(path, *, width=None, height=None, pix_fmt=None, fps=None, max_fr
 WRITE_EXTENSIONS = (".y4m", ".yuv") + tuple(pyav.CONTAINERS)
 
 
+def open_writer(path, fps, *, pix_fmt=None, crf=None, total: int | None = None) -> FrameWriter:
+    """A streaming writer for ``path`` (the extension picks the format, as in :func:`write_video`).
+
+    ``with open_writer(path, fps) as w: w.write(batch) ...``: the output appears at ``path`` when the
+    ``with`` block ends cleanly and not at all otherwise. ``total`` (the expected frame count, optional)
+    only sets the digits of PNG names from the start.
+    """
+    path = os.fspath(path)
+    p = Path(path)
+    fps = to_fraction(fps, path)
+    if p.is_dir() or p.suffix == "":
+        if pix_fmt not in (None, "rgb", "rgb24"):
+            raise VideoError(f"cannot write {path}: PNG folders are RGB; pix_fmt={pix_fmt!r} does not apply")
+        return png.Writer(path, total=total)
+    ext = p.suffix.lower()
+    if ext == ".y4m":
+        return y4m.Writer(path, fps, pix_fmt=pix_fmt)
+    if ext == ".yuv":
+        return rawyuv.Writer(path, pix_fmt=pix_fmt)
+    if ext in pyav.CONTAINERS:
+        return pyav.Writer(path, fps, pix_fmt=pix_fmt, crf=crf)
+    raise VideoError(f"cannot write {path}: unsupported extension {p.suffix!r}; use one of "
+                     f"{', '.join(WRITE_EXTENSIONS)} or a folder name for PNG frames")
+
+
 def write_video(video: Video, path, *, pix_fmt=None, crf=None) -> None:
     """Write ``video`` to ``path`` atomically, with its exact frame count, width, height and fps.
 
     ``pix_fmt``: .y4m/.yuv: yuv420p (default), yuv422p, yuv444p, their 10-bit ``...10le`` forms,
     gray; PyAV containers: yuv420p (default), yuv422p, yuv444p (+10le), or "rgb" for lossless
     RGB. ``crf`` sets the quality of lossy codecs (default 18). PNG folders store no rate.
+    One batch through :func:`open_writer`.
     """
     path = os.fspath(path)
-    p = Path(path)
-    fps = to_fraction(video.fps, path)
-    frames = video.frames
-    if p.is_dir() or p.suffix == "":
-        if pix_fmt not in (None, "rgb", "rgb24"):
-            raise VideoError(f"cannot write {path}: PNG folders are RGB; pix_fmt={pix_fmt!r} does not apply")
-        png.write(frames, path)
-    elif p.suffix.lower() == ".y4m":
-        y4m.write(frames, fps, path, pix_fmt=pix_fmt)
-    elif p.suffix.lower() == ".yuv":
-        rawyuv.write(frames, path, pix_fmt=pix_fmt)
-    elif p.suffix.lower() in pyav.CONTAINERS:
-        pyav.write(frames, fps, path, pix_fmt=pix_fmt, crf=crf)
-    else:
-        raise VideoError(f"cannot write {path}: unsupported extension {p.suffix!r}; use one of "
-                         f"{', '.join(WRITE_EXTENSIONS)} or a folder name for PNG frames")
+    frames = check_frames(video.frames, path)
+    with open_writer(path, video.fps, pix_fmt=pix_fmt, crf=crf, total=len(frames)) as w:
+        w.write(frames)
 
 
 def check_output(path) -> None:

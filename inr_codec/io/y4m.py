@@ -17,7 +17,8 @@ import numpy as np
 
 from inr_codec.errors import VideoError
 from inr_codec.io.colour import PixFmt, get_pix_fmt, rgb_to_yuv, yuv_to_rgb
-from inr_codec.io.common import atomic_file, check_frames, require_file, select_range
+from inr_codec.io.common import Source, require_file, select_range
+from inr_codec.io.writer import FrameWriter
 
 _C_TO_PIX = {
     "420jpeg": "yuv420p", "420paldv": "yuv420p", "420mpeg2": "yuv420p", "420": "yuv420p",
@@ -105,41 +106,65 @@ def probe(path) -> tuple[int, int, int, Fraction | None, str]:
     return n, hdr.height, hdr.width, hdr.fps, hdr.fmt.name
 
 
-def read(path, *, fps=None, start=0, max_frames=None) -> tuple[np.ndarray, Fraction | None, str]:
-    """Read frames of a .y4m file as uint8 RGB (BT.709, range from XCOLORRANGE, limited by default)."""
+def open_frames(path, *, fps=None, start=0, max_frames=None) -> Source:
+    """Check the header and every frame's header now; the frames come later, one at a time, as uint8 RGB
+    (BT.709, range from XCOLORRANGE, limited by default), seeking to each frame's offset."""
     with _open(path) as f:
         hdr = _parse_header(f, path)
         offsets = _frame_offsets(f, path, hdr)
-        start, count = select_range(len(offsets), start, max_frames, path)
-        shapes = hdr.fmt.plane_shapes(hdr.height, hdr.width)
-        fb = hdr.fmt.frame_bytes(hdr.height, hdr.width)
-        out = np.empty((count, hdr.height, hdr.width, 3), dtype=np.uint8)
-        for i, off in enumerate(offsets[start:start + count]):
+    start, count = select_range(len(offsets), start, max_frames, path)
+    return Source(_frames(path, hdr, offsets[start:start + count]), hdr.fps if fps is None else fps,
+                  hdr.fmt.name, count)
+
+
+def _frames(path, hdr: _Header, offsets: list[int]):
+    shapes = hdr.fmt.plane_shapes(hdr.height, hdr.width)
+    fb = hdr.fmt.frame_bytes(hdr.height, hdr.width)
+    with _open(path) as f:
+        for off in offsets:
             f.seek(off)
             buf = f.read(fb)
+            if len(buf) != fb:
+                raise VideoError(f"{path}: short read at byte {off}; was the file changed while reading?")
             planes, pos = [], 0
             for h, w in shapes:
                 n = h * w
                 planes.append(np.frombuffer(buf, dtype=hdr.fmt.dtype, count=n, offset=pos).reshape(h, w))
                 pos += n * hdr.fmt.dtype.itemsize
-            out[i] = yuv_to_rgb(planes, hdr.fmt, full_range=hdr.full_range)
-    return out, (hdr.fps if fps is None else fps), hdr.fmt.name
+            yield yuv_to_rgb(planes, hdr.fmt, full_range=hdr.full_range)
+
+
+class Writer(FrameWriter):
+    """Streaming .y4m writer (yuv420p unless ``pix_fmt`` says otherwise), BT.709 limited range."""
+
+    def __init__(self, path, fps: Fraction, *, pix_fmt: str | None = None):
+        pix_fmt = pix_fmt or "yuv420p"
+        if pix_fmt not in _PIX_TO_C:
+            raise VideoError(f"cannot write {path}: pix_fmt {pix_fmt!r} is not supported for .y4m; "
+                             f"use one of {', '.join(WRITE_PIX_FMTS)}")
+        self.fps, self.pix_fmt, self._fmt, self._f = fps, pix_fmt, get_pix_fmt(pix_fmt), None
+        super().__init__(path)
+
+    def _begin(self, h: int, w: int) -> None:
+        self._f = open(self.tmp, "wb")
+        self._f.write((f"YUV4MPEG2 W{w} H{h} F{self.fps.numerator}:{self.fps.denominator} Ip A1:1 "
+                       f"C{_PIX_TO_C[self.pix_fmt]} XCOLORRANGE=LIMITED\n").encode("ascii"))
+
+    def _put(self, frames: np.ndarray) -> None:
+        for fr in frames:
+            self._f.write(b"FRAME\n")
+            for p in rgb_to_yuv(fr, self._fmt):
+                self._f.write(np.ascontiguousarray(p).tobytes())
+
+    def _finish(self) -> None:
+        self._f.close()
+
+    def _release(self) -> None:
+        if self._f is not None:
+            self._f.close()
 
 
 def write(frames: np.ndarray, fps: Fraction, path, *, pix_fmt: str | None = None) -> None:
-    """Write uint8 RGB frames as .y4m (yuv420p unless ``pix_fmt`` says otherwise), BT.709 limited range."""
-    frames = check_frames(frames, path)
-    pix_fmt = pix_fmt or "yuv420p"
-    if pix_fmt not in _PIX_TO_C:
-        raise VideoError(f"cannot write {path}: pix_fmt {pix_fmt!r} is not supported for .y4m; "
-                         f"use one of {', '.join(WRITE_PIX_FMTS)}")
-    fmt = get_pix_fmt(pix_fmt)
-    _, h, w, _ = frames.shape
-    header = (f"YUV4MPEG2 W{w} H{h} F{fps.numerator}:{fps.denominator} Ip A1:1 "
-              f"C{_PIX_TO_C[pix_fmt]} XCOLORRANGE=LIMITED\n").encode("ascii")
-    with atomic_file(path) as tmp, open(tmp, "wb") as f:
-        f.write(header)
-        for fr in frames:
-            f.write(b"FRAME\n")
-            for p in rgb_to_yuv(fr, fmt):
-                f.write(np.ascontiguousarray(p).tobytes())
+    """Write uint8 RGB frames as .y4m in one call (see :class:`Writer`)."""
+    with Writer(path, fps, pix_fmt=pix_fmt) as w:
+        w.write(frames)

@@ -75,7 +75,8 @@ def write_csv(path, per_frame: dict[str, np.ndarray], first_frame: int = 0) -> N
     import csv
     keys = list(per_frame)
     n = len(next(iter(per_frame.values()))) if keys else 0
-    with open(path, "w", newline="") as f:
+    from ..io.common import atomic_file
+    with atomic_file(path) as tmp, open(tmp, "w", newline="") as f:  # a failure leaves no partial CSV
         w = csv.writer(f)
         w.writerow(["frame"] + keys)
         for i in range(n):

@@ -70,6 +70,9 @@ class Trainer:
         n = len(frames)
         self.batch_size = max(1, min(int(cfg.batch_size), n))
         self.steps_per_epoch = math.ceil(n / self.batch_size)
+        log.info("%s: %s, batch %d, %s%s%s, fused Adam %s", phase, device, self.batch_size, self.precision,
+                 " channels-last" if self.channels_last else "", " compiled" if self.compiled else "",
+                 "on" if self.optimizer.defaults.get("fused") else "off")
         self._stop_signal: int | None = None  # set by the signal handler; acted on between two steps
         self._in_step = False                 # model/optimizer may be half-updated while True
 

@@ -1,0 +1,96 @@
+"""Sweeps through a Hydra launcher plugin: ``inrcodec fit VIDEO -m ... hydra/launcher=joblib``.
+
+Without a ``hydra/launcher=`` override a sweep runs its jobs one after another in this process
+(``inr_codec.sweep``). With one, the sweep goes through Hydra's own multirun machinery, so the
+launcher decides where the jobs run: ``joblib`` (local processes, hydra-joblib-launcher),
+``submitit_slurm``/``submitit_local`` or our ``slurm`` preset (conf/hydra/launcher/slurm.yaml,
+hydra-submitit-launcher). Each job is an ordinary ``api.fit`` whose run directory lies in the job's
+folder of the sweep (``SWEEP/<job number>/<video stem>/<time>/``), so ``inrcodec gather SWEEP``
+and the sweep's own sweep.csv see every job.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging
+from pathlib import Path
+
+from .errors import InputError
+
+EXTRA = "pip install 'inrcodec[cluster]'"
+# launcher option -> (plugin module, PyPI package)
+PLUGINS = {
+    "joblib": ("hydra_plugins.hydra_joblib_launcher", "hydra-joblib-launcher"),
+    "submitit_slurm": ("hydra_plugins.hydra_submitit_launcher", "hydra-submitit-launcher"),
+    "submitit_local": ("hydra_plugins.hydra_submitit_launcher", "hydra-submitit-launcher"),
+    "slurm": ("hydra_plugins.hydra_submitit_launcher", "hydra-submitit-launcher"),
+}
+
+
+def launcher_of(overrides) -> str | None:
+    """The launcher a ``hydra/launcher=NAME`` override asks for (None: the in-process sweep)."""
+    names = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+~") == "hydra/launcher"]
+    return names[-1] if names else None
+
+
+def check_launcher(name: str) -> None:
+    """A one-line error naming the extra when the launcher's plugin is not installed."""
+    if name in PLUGINS and importlib.util.find_spec(PLUGINS[name][0]) is None:
+        raise InputError(f"hydra/launcher={name} needs the {PLUGINS[name][1]} package: {EXTRA}")
+    # Other names (basic, or another installed plugin such as ray) are Hydra's to find or refuse.
+
+
+def _job(cfg, *, video: str | None, quiet: bool) -> dict:
+    """One job, run wherever the launcher puts it: its own overrides, its own folder of the sweep."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from . import api
+    hc = HydraConfig.get()
+    overrides = [str(o) for o in hc.overrides.task]  # this job's key=value list, without hydra's own
+    return api.fit(video, overrides, outputs_root=Path(hc.runtime.output_dir), show_progress=not quiet)
+
+
+def run(video: str | None, overrides: list[str], sweep_dir: Path, *, quiet: bool = True) -> list[tuple[list[str], dict]]:
+    """Run the sweep through Hydra's multirun with the launcher the overrides name.
+
+    Returns (job overrides, summary) per job, in job order. Jobs log to their run directory's fit.log
+    (Hydra's own job logging is off unless asked for with hydra/job_logging=...).
+    """
+    from hydra._internal.hydra import Hydra  # what @hydra.main runs; it cannot be a subcommand itself
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.version import setbase
+
+    name = launcher_of(overrides)
+    check_launcher(name)
+    args = list(overrides) + [f"hydra.sweep.dir={Path(sweep_dir).resolve()}"]
+    if not any(o.split("=", 1)[0] == "hydra/job_logging" for o in overrides):
+        args.append("hydra/job_logging=none")
+    video = None if video is None else str(Path(video).resolve())  # jobs may run in another directory
+    setbase("1.3")
+    GlobalHydra.instance().clear()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level  # Hydra's log setup replaces the root handlers: put them back after
+    try:
+        hydra = Hydra.create_main_hydra2("fit", create_config_search_path("pkg://inr_codec.conf"))
+        batches = hydra.multirun("fit", functools.partial(_job, video=video, quiet=quiet), args)
+    except InputError:
+        raise
+    except Exception as e:  # Hydra's messages name the bad override or the failed job
+        msg = " ".join(str(e).split()).split(" Config search path:")[0] or type(e).__name__
+        raise InputError(f"sweep with hydra/launcher={name} failed: {msg}") from None
+    finally:
+        GlobalHydra.instance().clear()
+        for h in root.handlers[:]:
+            if h not in saved[0]:
+                root.removeHandler(h)
+                h.close()
+        for h in saved[0]:
+            if h not in root.handlers:
+                root.addHandler(h)
+        root.setLevel(saved[1])
+    results = []
+    for batch in batches:
+        for r in batch:
+            results.append((list(r.overrides), r.return_value))
+    return results
