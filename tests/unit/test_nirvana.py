@@ -72,6 +72,10 @@ def test_tile_grid_and_mix_options_decode_from_a_file():
     assert frames.shape == (3, 10, 13, 3)
     ref = np.round(expected.permute(0, 2, 3, 1).numpy()[:, :10, :13] * 255)
     assert np.abs(frames.astype(np.float64) - ref).max() <= 1  # 16-bit weights: within one level
+    plain = _file()  # a file written before the options existed: no grid_ch/grid_t/mix keys, both off
+    for k in ("grid_ch", "grid_t", "mix"):
+        del plain.model[k]
+    assert len(np.concatenate(list(decode_batches(container.from_bytes(container.to_bytes(plain)))))) == 8
 
 
 def test_groups_round_trip_through_the_container_with_identical_symbols():
