@@ -1,10 +1,11 @@
-"""What the kernels share: interpreter detection, autotune configs, dtype mapping."""
+"""What the kernels share: interpreter detection, autotune configs, dtype mapping, the conv tile loop."""
 from __future__ import annotations
 
 import os
 
 import torch
 import triton
+import triton.language as tl
 
 
 def interpreted() -> bool:
@@ -48,3 +49,34 @@ def check_nhwc(x: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name} must be a contiguous NHWC (B, H, W, C) tensor, got shape {tuple(x.shape)}")
     if x.dtype not in SUPPORTED_DTYPES:
         raise ValueError(f"{name} has dtype {x.dtype}; the kernels take float32, float16 or bfloat16")
+
+
+@triton.jit
+def conv_tile(x_ptr, w_ptr, base, hp, wp, m_ok, offs_n, n_ok, HB, WB, C, N, K,
+              KS: tl.constexpr, PRECISION: tl.constexpr, UPCAST: tl.constexpr,
+              BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    """One (BLOCK_M, BLOCK_N) tile of a k×k 'same' convolution as an implicit GEMM, fp32 accumulator.
+
+    Rows are output pixels at (hp, wp) of an NHWC input of HB×WB pixels and C channels, whose first
+    channel sits at ``base``; K = (ky, kx, c) runs over the taps, and the packed weight is (K, N)
+    row-major. Taps outside the HB×WB frame read zeros (the conv's zero padding).
+    """
+    PAD: tl.constexpr = KS // 2
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        offs_k = k0 + tl.arange(0, BLOCK_K)
+        k_ok = offs_k < K
+        tap = offs_k // C
+        ci = offs_k % C
+        dy = tap // KS - PAD
+        dx = tap % KS - PAD
+        hh = hp[:, None] + dy[None, :]
+        ww = wp[:, None] + dx[None, :]
+        a_mask = m_ok[:, None] & k_ok[None, :] & (hh >= 0) & (hh < HB) & (ww >= 0) & (ww < WB)
+        a = tl.load(x_ptr + base[:, None] + ((dy * WB + dx) * C + ci)[None, :], mask=a_mask, other=0.0)
+        b = tl.load(w_ptr + offs_k[:, None] * N + offs_n[None, :], mask=k_ok[:, None] & n_ok[None, :], other=0.0)
+        if UPCAST:
+            a = a.to(tl.float32)
+            b = b.to(tl.float32)
+        acc = tl.dot(a, b, acc, input_precision=PRECISION)
+    return acc

@@ -13,7 +13,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ._common import check_nhwc, configs, dot_precision, upcast_dot
+from ._common import check_nhwc, configs, conv_tile, dot_precision, upcast_dot
 
 _CONFIGS = configs(
     gpu=[
@@ -49,25 +49,8 @@ def _conv_head_uint8_kernel(
     hp = h_pix + TOP
     wp = w_pix + LEFT
     base = ((b_img * Hp + hp) * Wp + wp) * C
-    PAD: tl.constexpr = KS // 2
-
-    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-    for k0 in range(0, K, BLOCK_K):
-        offs_k = k0 + tl.arange(0, BLOCK_K)
-        k_ok = offs_k < K
-        tap = offs_k // C
-        ci = offs_k % C
-        dy = tap // KS - PAD
-        dx = tap % KS - PAD
-        hh = hp[:, None] + dy[None, :]
-        ww = wp[:, None] + dx[None, :]
-        a_mask = m_ok[:, None] & k_ok[None, :] & (hh >= 0) & (hh < Hp) & (ww >= 0) & (ww < Wp)
-        a = tl.load(x_ptr + base[:, None] + ((dy * Wp + dx) * C + ci)[None, :], mask=a_mask, other=0.0)
-        b = tl.load(w_ptr + offs_k[:, None] * 3 + offs_n[None, :], mask=k_ok[:, None] & n_ok[None, :], other=0.0)
-        if UPCAST:
-            a = a.to(tl.float32)
-            b = b.to(tl.float32)
-        acc = tl.dot(a, b, acc, input_precision=PRECISION)
+    acc = conv_tile(x_ptr, w_ptr, base, hp, wp, m_ok, offs_n, n_ok, Hp, Wp, C, 3, K,
+                    KS, PRECISION, UPCAST, BLOCK_M, BLOCK_N, BLOCK_K)
 
     acc += tl.load(b_ptr + offs_n, mask=n_ok, other=0.0)[None, :]
     v = tl.sigmoid(acc) * 255.0

@@ -24,7 +24,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ._common import check_nhwc, configs, dot_precision, upcast_dot
+from ._common import check_nhwc, configs, conv_tile, dot_precision, upcast_dot
 
 _CONFIGS = configs(
     gpu=[
@@ -60,26 +60,8 @@ def _conv_shuffle_gelu_kernel(
     w_pix = offs_m % W
     h_pix = (offs_m // W) % H
     m64 = offs_m.to(tl.int64)
-    PAD: tl.constexpr = KS // 2
-
-    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-    for k0 in range(0, K, BLOCK_K):
-        offs_k = k0 + tl.arange(0, BLOCK_K)
-        k_ok = offs_k < K
-        tap = offs_k // C_in
-        ci = offs_k % C_in
-        dy = tap // KS - PAD
-        dx = tap % KS - PAD
-        hh = h_pix[:, None] + dy[None, :]
-        ww = w_pix[:, None] + dx[None, :]
-        a_mask = m_ok[:, None] & k_ok[None, :] & (hh >= 0) & (hh < H) & (ww >= 0) & (ww < W)
-        a_off = m64[:, None] * C_in + ((dy * W + dx) * C_in + ci)[None, :]
-        a = tl.load(x_ptr + a_off, mask=a_mask, other=0.0)
-        b = tl.load(w_ptr + offs_k[:, None] * N + offs_n[None, :], mask=k_ok[:, None] & n_ok[None, :], other=0.0)
-        if UPCAST:
-            a = a.to(tl.float32)
-            b = b.to(tl.float32)
-        acc = tl.dot(a, b, acc, input_precision=PRECISION)
+    acc = conv_tile(x_ptr, w_ptr, m64 * C_in, h_pix, w_pix, m_ok, offs_n, n_ok, H, W, C_in, N, K,
+                    KS, PRECISION, UPCAST, BLOCK_M, BLOCK_N, BLOCK_K)
 
     acc += tl.load(b_ptr + offs_n, mask=n_ok, other=0.0).to(tl.float32)[None, :]
     out = 0.5 * acc * (1.0 + tl.math.erf(acc * 0.7071067811865476))  # exact (erf) GELU, as F.gelu
