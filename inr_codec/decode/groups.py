@@ -17,16 +17,18 @@ from ..container.records import CompressedModel
 from ..errors import ContainerError
 from ..models.nirvana import PatchDecoder, pad_size
 
-ARCH_KEYS = ("gop", "segment", "patch", "pe_levels", "hidden", "layers", "grid_h", "grid_w")
+ARCH_KEYS = ("gop", "segment", "patch", "pe_levels", "hidden", "layers", "grid_h", "grid_w", "grid_ch", "grid_t", "mix")
 LIMITS = {"gop": 1 << 20, "segment": 1 << 20, "patch": 256, "pe_levels": 32, "hidden": 8192, "layers": 64,
-          "grid_h": 1 << 16, "grid_w": 1 << 16}
+          "grid_h": 1 << 16, "grid_w": 1 << 16, "grid_ch": 256, "grid_t": 1 << 10, "mix": 1}
+MINIMA = {"grid_ch": 0, "mix": 0}  # grid_ch=0: no learned tile grid; mix=0: no tile-mixing conv
+OPTIONAL = {"grid_ch": 0, "grid_t": 1, "mix": 0}  # absent in files written before these options: off
 
 
 def check_arch(cm: CompressedModel) -> dict:
     """The file's NIRVANA architecture, refused before anything is allocated if it is inconsistent."""
-    arch = {k: cm.model.get(k) for k in ARCH_KEYS}
+    arch = {k: cm.model.get(k, OPTIONAL.get(k)) for k in ARCH_KEYS}
     for k, v in arch.items():
-        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= LIMITS[k]:
+        if not isinstance(v, int) or isinstance(v, bool) or not MINIMA.get(k, 1) <= v <= LIMITS[k]:
             raise ContainerError(f"the file's nirvana architecture has {k}={v!r}; the model file is corrupted")
     pad_h, pad_w = pad_size(arch)
     v = cm.video

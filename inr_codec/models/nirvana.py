@@ -44,6 +44,12 @@ class PatchDecoder(nn.Module):
         self.time = nn.Linear(2 * levels, hidden, bias=False)  # first layer, temporal columns
         self.hidden = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(arch["layers"] - 1))
         self.head = nn.Linear(hidden, p * p * 3)
+        if arch.get("mix", 0):  # a depthwise 3x3 conv over the tile grid before the head: neighbours see each other
+            self.mix = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
+        c, gt = arch.get("grid_ch", 0), arch.get("grid_t", 1)
+        if c:  # a learned code per tile at grid_t instants of the group, linearly interpolated in t
+            self.grid = nn.Parameter(torch.randn(c, gt, gh * gw) * 0.1)
+            self.proj = nn.Linear(c, hidden, bias=False)
         ys = (torch.arange(gh, dtype=torch.float32) + 0.5) / gh * 2 - 1
         xs = (torch.arange(gw, dtype=torch.float32) + 0.5) / gw * 2 - 1
         grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1).reshape(-1, 2)  # row-major tiles
@@ -54,12 +60,28 @@ class PatchDecoder(nn.Module):
         p, gh, gw = a["patch"], a["grid_h"], a["grid_w"]
         tc = (t.to(torch.float32) + 0.5) / a["gop"] * 2 - 1
         h = self.space(self.tiles)[None] + self.time(fourier(tc, a["pe_levels"]).to(self.time.weight.dtype))[:, None]  # (B, tiles, hidden)
+        if a.get("grid_ch", 0):
+            h = h + self.proj(self._codes(t))
         h = nn.functional.gelu(h)
         for layer in self.hidden:
             h = nn.functional.gelu(layer(h))
+        if a.get("mix", 0):
+            m = h.reshape(-1, gh, gw, h.shape[-1]).permute(0, 3, 1, 2)
+            h = h + self.mix(m).permute(0, 2, 3, 1).reshape(h.shape)
         out = torch.sigmoid(self.head(h))                                    # (B, tiles, p*p*3)
         out = out.reshape(-1, gh, gw, 3, p, p).permute(0, 3, 1, 4, 2, 5)     # (B, 3, gh, p, gw, p)
         return out.reshape(-1, 3, gh * p, gw * p)
+
+    def _codes(self, t: torch.Tensor) -> torch.Tensor:
+        """(B,) local frame indices → (B, tiles, grid_ch): the grid linearly interpolated at each frame."""
+        gt, gop = self.grid.shape[1], self.arch["gop"]
+        if gt == 1:
+            return self.grid[:, 0].T[None].expand(len(t), -1, -1)
+        u = t.to(torch.float32) * ((gt - 1) / max(gop - 1, 1))       # position among the grid_t instants
+        lo = u.floor().clamp(max=gt - 2).long()
+        w = (u - lo).to(self.grid.dtype)[:, None, None]
+        g = self.grid.permute(1, 2, 0)                                 # (gt, tiles, C)
+        return g[lo] * (1 - w) + g[lo + 1] * w
 
 
 @register("nirvana")
@@ -77,7 +99,9 @@ class Nirvana(INRModel):
         p = int(cfg["patch"])
         return {"gop": int(cfg["gop"]), "segment": int(cfg["segment"]), "patch": p,
                 "pe_levels": int(cfg["pe_levels"]), "hidden": int(cfg["hidden"]), "layers": int(cfg["layers"]),
-                "grid_h": -(-height // p), "grid_w": -(-width // p)}
+                "grid_h": -(-height // p), "grid_w": -(-width // p),
+                "grid_ch": int(cfg.get("grid_ch", 0)), "grid_t": int(cfg.get("grid_t", 1)),
+                "mix": int(bool(cfg.get("mix", False)))}
 
     def forward(self, idx: torch.Tensor, frames: torch.Tensor | None) -> torch.Tensor:
         return self.decoder(idx)

@@ -51,6 +51,33 @@ def test_patch_decoder_shapes_and_range():
     assert float(out.min()) >= 0 and float(out.max()) <= 1
 
 
+def test_tile_grid_and_mix_options_decode_from_a_file():
+    arch = Nirvana.solve_arch({"gop": 3, "segment": 2, "patch": 4, "pe_levels": 3, "hidden": 8, "layers": 2,
+                               "grid_ch": 2, "grid_t": 2, "mix": True}, 3, 10, 13)
+    net = PatchDecoder(arch).eval()
+    assert net.grid.shape == (2, 2, 12) and "mix.weight" in net.state_dict()
+    assert "mix.weight" not in PatchDecoder(ARCH).state_dict() and "grid" not in PatchDecoder(ARCH).state_dict()
+    with torch.no_grad():
+        codes = net._codes(torch.tensor([0, 1, 2]))  # gop 3, 2 instants: frame 0, the midpoint, frame 2
+        assert torch.equal(codes[0], net.grid[:, 0].T) and torch.allclose(codes[2], net.grid[:, 1].T)
+        assert torch.allclose(codes[1], 0.5 * (net.grid[:, 0].T + net.grid[:, 1].T))
+        expected = net(torch.arange(3))
+    state = {n: t.numpy() for n, t in net.state_dict().items()}
+    g, decoded = code_group(0, 0, 3, state, None, _plan(16))
+    pad_h, pad_w = pad_size(arch)
+    meta = VideoMeta(width=13, height=10, frames=3, fps=Fraction(25), pad_width=pad_w, pad_height=pad_h)
+    cm = container.from_bytes(container.to_bytes(CompressedModel(video=meta, model={"name": "nirvana", **arch},
+                                                                 groups=[g])))
+    frames = np.concatenate(list(decode_batches(cm)))
+    assert frames.shape == (3, 10, 13, 3)
+    ref = np.round(expected.permute(0, 2, 3, 1).numpy()[:, :10, :13] * 255)
+    assert np.abs(frames.astype(np.float64) - ref).max() <= 1  # 16-bit weights: within one level
+    plain = _file()  # a file written before the options existed: no grid_ch/grid_t/mix keys, both off
+    for k in ("grid_ch", "grid_t", "mix"):
+        del plain.model[k]
+    assert len(np.concatenate(list(decode_batches(container.from_bytes(container.to_bytes(plain)))))) == 8
+
+
 def test_groups_round_trip_through_the_container_with_identical_symbols():
     cm = _file()
     data = container.to_bytes(cm)
