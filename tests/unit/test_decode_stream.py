@@ -24,7 +24,9 @@ def test_streamed_decode_writes_what_the_whole_clip_write_did(tmp_path, name):
     out = tmp_path / name
     r = api.decode(GOLDEN, out, device="cpu", batch_size=4)  # batches of 4 and 2
     assert r["frames"] == 6
-    if name == "out.mkv":  # Matroska stores a random segment UID: compare the frames instead
+    if name in ("out.mkv", "out.mp4"):
+        # Lossy containers: Matroska stores a random segment UID, and x264's output was seen to vary
+        # between two encodes of the same frames in one process: compare the decoded frames instead.
         np.testing.assert_array_equal(read_video(out).frames, read_video(ref).frames)
     elif out.is_dir():
         assert [p.read_bytes() for p in sorted(out.iterdir())] == [p.read_bytes() for p in sorted(ref.iterdir())]

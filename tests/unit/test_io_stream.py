@@ -88,7 +88,10 @@ def test_batches_give_the_bytes_of_one_call(tmp_path, name, kw):
     else:
         pairs = [(one, many)]
     for a, b in pairs:
-        assert a.read_bytes() == b.read_bytes()
+        if a.suffix in (".mp4", ".mov"):  # an encoder's bytes are not promised repeatable: the frames are
+            np.testing.assert_array_equal(read_video(a).frames, read_video(b).frames)
+        else:
+            assert a.read_bytes() == b.read_bytes()
 
 
 def test_png_names_widen_when_the_count_needs_it(tmp_path, monkeypatch):
