@@ -12,9 +12,9 @@ from fractions import Fraction
 import numpy as np
 
 from inr_codec.errors import VideoError
-from inr_codec.io.colour import PIX_FMTS, PixFmt, get_pix_fmt, rgb_to_yuv, yuv_to_rgb
+from inr_codec.io.colour import PIX_FMTS, PixFmt, get_pix_fmt, yuv_to_rgb
 from inr_codec.io.common import Source, require_file, select_range
-from inr_codec.io.writer import FrameWriter
+from inr_codec.io.writer import PlanarFileWriter
 
 DEFAULT_PIX_FMT = "yuv420p"
 DEFAULT_FPS = Fraction(25)
@@ -82,27 +82,12 @@ def _frames(path, fmt: PixFmt, w: int, h: int, fb: int, start: int, count: int):
         raise VideoError(f"cannot read {path}: {e.strerror or e}") from None
 
 
-class Writer(FrameWriter):
+class Writer(PlanarFileWriter):
     """Streaming raw planar YUV writer (yuv420p by default), BT.709 limited range."""
 
     def __init__(self, path, *, pix_fmt: str | None = None):
-        self._fmt, self._f = _fmt(pix_fmt, path, "write"), None
+        self._fmt = _fmt(pix_fmt, path, "write")
         super().__init__(path)
-
-    def _begin(self, h: int, w: int) -> None:
-        self._f = open(self.tmp, "wb")
-
-    def _put(self, frames: np.ndarray) -> None:
-        for fr in frames:
-            for p in rgb_to_yuv(fr, self._fmt):
-                self._f.write(np.ascontiguousarray(p).tobytes())
-
-    def _finish(self) -> None:
-        self._f.close()
-
-    def _release(self) -> None:
-        if self._f is not None:
-            self._f.close()
 
 
 def write(frames: np.ndarray, path, *, pix_fmt: str | None = None) -> None:

@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from inr_codec.errors import VideoError
+from inr_codec.io.colour import rgb_to_yuv
 from inr_codec.io.common import AtomicPath, check_frames
 
 
@@ -109,3 +110,34 @@ class FrameWriter:
         if err is e:
             raise e
         raise err from e
+
+
+class PlanarFileWriter(FrameWriter):
+    """A writer of one binary file of planar YUV frames (y4m, raw .yuv): ``_header`` (none by default)
+    once, then per frame ``_frame_marker`` and the planes of ``self._fmt``."""
+
+    _frame_marker = b""
+
+    def __init__(self, path):
+        self._f = None
+        super().__init__(path)
+
+    def _header(self, height: int, width: int) -> bytes:
+        return b""
+
+    def _begin(self, height: int, width: int) -> None:
+        self._f = open(self.tmp, "wb")
+        self._f.write(self._header(height, width))
+
+    def _put(self, frames: np.ndarray) -> None:
+        for fr in frames:
+            self._f.write(self._frame_marker)
+            for p in rgb_to_yuv(fr, self._fmt):
+                self._f.write(np.ascontiguousarray(p).tobytes())
+
+    def _finish(self) -> None:
+        self._f.close()
+
+    def _release(self) -> None:
+        if self._f is not None:
+            self._f.close()

@@ -16,9 +16,9 @@ from fractions import Fraction
 import numpy as np
 
 from inr_codec.errors import VideoError
-from inr_codec.io.colour import PixFmt, get_pix_fmt, rgb_to_yuv, yuv_to_rgb
+from inr_codec.io.colour import PixFmt, get_pix_fmt, yuv_to_rgb
 from inr_codec.io.common import Source, require_file, select_range
-from inr_codec.io.writer import FrameWriter
+from inr_codec.io.writer import PlanarFileWriter
 
 _C_TO_PIX = {
     "420jpeg": "yuv420p", "420paldv": "yuv420p", "420mpeg2": "yuv420p", "420": "yuv420p",
@@ -134,34 +134,22 @@ def _frames(path, hdr: _Header, offsets: list[int]):
             yield yuv_to_rgb(planes, hdr.fmt, full_range=hdr.full_range)
 
 
-class Writer(FrameWriter):
+class Writer(PlanarFileWriter):
     """Streaming .y4m writer (yuv420p unless ``pix_fmt`` says otherwise), BT.709 limited range."""
+
+    _frame_marker = b"FRAME\n"
 
     def __init__(self, path, fps: Fraction, *, pix_fmt: str | None = None):
         pix_fmt = pix_fmt or "yuv420p"
         if pix_fmt not in _PIX_TO_C:
             raise VideoError(f"cannot write {path}: pix_fmt {pix_fmt!r} is not supported for .y4m; "
                              f"use one of {', '.join(WRITE_PIX_FMTS)}")
-        self.fps, self.pix_fmt, self._fmt, self._f = fps, pix_fmt, get_pix_fmt(pix_fmt), None
+        self.fps, self.pix_fmt, self._fmt = fps, pix_fmt, get_pix_fmt(pix_fmt)
         super().__init__(path)
 
-    def _begin(self, h: int, w: int) -> None:
-        self._f = open(self.tmp, "wb")
-        self._f.write((f"YUV4MPEG2 W{w} H{h} F{self.fps.numerator}:{self.fps.denominator} Ip A1:1 "
-                       f"C{_PIX_TO_C[self.pix_fmt]} XCOLORRANGE=LIMITED\n").encode("ascii"))
-
-    def _put(self, frames: np.ndarray) -> None:
-        for fr in frames:
-            self._f.write(b"FRAME\n")
-            for p in rgb_to_yuv(fr, self._fmt):
-                self._f.write(np.ascontiguousarray(p).tobytes())
-
-    def _finish(self) -> None:
-        self._f.close()
-
-    def _release(self) -> None:
-        if self._f is not None:
-            self._f.close()
+    def _header(self, h: int, w: int) -> bytes:
+        return (f"YUV4MPEG2 W{w} H{h} F{self.fps.numerator}:{self.fps.denominator} Ip A1:1 "
+                f"C{_PIX_TO_C[self.pix_fmt]} XCOLORRANGE=LIMITED\n").encode("ascii")
 
 
 def write(frames: np.ndarray, fps: Fraction, path, *, pix_fmt: str | None = None) -> None:

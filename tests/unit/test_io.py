@@ -10,7 +10,7 @@ from PIL import Image
 from inr_codec.errors import VideoError
 from inr_codec.io import Video, probe_video, read_video, resize_video, write_video
 from inr_codec.io import pyav as pyav_mod
-from inr_codec.io import y4m as y4m_mod
+from inr_codec.io import writer as writer_mod
 from inr_codec.io.colour import rgb_to_yuv
 
 SIZES = [(18, 34), (17, 33)]  # (H, W): even and odd
@@ -336,7 +336,7 @@ def test_write_errors_leave_nothing(tmp_path, monkeypatch):
     assert no_leftovers(tmp_path, {"afile"}) == []
 
     calls = {"n": 0}
-    real = y4m_mod.rgb_to_yuv
+    real = writer_mod.rgb_to_yuv
 
     def failing(*a, **k):
         calls["n"] += 1
@@ -344,7 +344,7 @@ def test_write_errors_leave_nothing(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         return real(*a, **k)
 
-    monkeypatch.setattr(y4m_mod, "rgb_to_yuv", failing)
+    monkeypatch.setattr(writer_mod, "rgb_to_yuv", failing)  # the planar writers convert there
     target = tmp_path / "b.y4m"
     msg = _err(write_video, v, target)
     assert msg.startswith(f"cannot write {target}") and "No space left" in msg
