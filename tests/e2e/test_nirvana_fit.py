@@ -12,6 +12,7 @@ import torch
 import torch.distributed as dist
 
 from inr_codec import api, container
+from inr_codec.errors import InputError
 from inr_codec.decode.groups import GroupChain, decode_batches
 from inr_codec.io import read_video
 
@@ -82,3 +83,20 @@ def test_two_processes_write_the_same_file_as_one(tiny_clip, tmp_path):
         torch.set_num_threads(threads)
     assert one["processes"] == 1
     assert (tmp_path / "two.bin").read_bytes() == (tmp_path / "one.bin").read_bytes()
+
+
+def test_conv_head_fit_decode_and_frames(tiny_clip, tmp_path):
+    """model.head=conv: the upsampling decoder per group goes through the same file, residuals and --frames."""
+    conv = NV + ["model.head=conv", "model.grid_ch=4", "model.grid_t=2", "model.batch=1",
+                 "model.key_steps=80", "model.steps=20"]
+    s = api.fit(tiny_clip, conv, out=tmp_path / "m.bin", outputs_root=tmp_path / "o", show_progress=False)
+    cm = container.read(tmp_path / "m.bin")
+    assert cm.model["head"] == 1 and [g.key for g in cm.groups] == [True, False, True]
+    assert "blocks.1.conv.weight" in {t.name for t in cm.groups[1].tensors}  # log2(patch=4) = 2 stages
+    assert api.measure_file(cm, read_video(tiny_clip).frames, "cpu", ("psnr",))["psnr"] == pytest.approx(s["psnr"])
+    assert s["psnr"] > 15
+    full = np.concatenate(list(decode_batches(cm)))
+    assert full.shape == (6, 23, 37, 3)
+    assert np.array_equal(full[2:4], np.concatenate(list(decode_batches(cm, frames=(2, 4)))))
+    with pytest.raises(InputError, match="power of two"):
+        api.fit(tiny_clip, conv + ["model.patch=6"], outputs_root=tmp_path / "o2", show_progress=False)
