@@ -15,13 +15,13 @@ import torch
 from ..compress.groupcode import State, apply_group, chain_start
 from ..container.records import CompressedModel
 from ..errors import ContainerError
-from ..models.nirvana import PatchDecoder, pad_size
+from ..models.nirvana import make_decoder, pad_size
 
-ARCH_KEYS = ("gop", "segment", "patch", "pe_levels", "hidden", "layers", "grid_h", "grid_w", "grid_ch", "grid_t", "mix")
+ARCH_KEYS = ("gop", "segment", "patch", "pe_levels", "hidden", "layers", "grid_h", "grid_w", "grid_ch", "grid_t", "mix", "head")
 LIMITS = {"gop": 1 << 20, "segment": 1 << 20, "patch": 256, "pe_levels": 32, "hidden": 8192, "layers": 64,
-          "grid_h": 1 << 16, "grid_w": 1 << 16, "grid_ch": 256, "grid_t": 1 << 10, "mix": 1}
-MINIMA = {"grid_ch": 0, "mix": 0}  # grid_ch=0: no learned tile grid; mix=0: no tile-mixing conv
-OPTIONAL = {"grid_ch": 0, "grid_t": 1, "mix": 0}  # absent in files written before these options: off
+          "grid_h": 1 << 16, "grid_w": 1 << 16, "grid_ch": 256, "grid_t": 1 << 10, "mix": 1, "head": 1}
+MINIMA = {"grid_ch": 0, "mix": 0, "head": 0}  # grid_ch=0: no learned tile grid; mix=0: no tile-mixing conv
+OPTIONAL = {"grid_ch": 0, "grid_t": 1, "mix": 0, "head": 0}  # absent in files written before these options: off
 
 
 def check_arch(cm: CompressedModel) -> dict:
@@ -30,6 +30,9 @@ def check_arch(cm: CompressedModel) -> dict:
     for k, v in arch.items():
         if not isinstance(v, int) or isinstance(v, bool) or not MINIMA.get(k, 1) <= v <= LIMITS[k]:
             raise ContainerError(f"the file's nirvana architecture has {k}={v!r}; the model file is corrupted")
+    if arch["head"] == 1 and (arch["patch"] < 2 or arch["patch"] & (arch["patch"] - 1) or arch["grid_ch"] < 1):
+        raise ContainerError("the file's nirvana conv head has a patch that is not a power of two or no grid; "
+                             "the model file is corrupted")
     pad_h, pad_w = pad_size(arch)
     v = cm.video
     if (pad_h, pad_w) != (v.pad_height, v.pad_width):
@@ -38,7 +41,7 @@ def check_arch(cm: CompressedModel) -> dict:
     if any(g.frames > arch["gop"] for g in cm.groups):
         raise ContainerError(f"a group of the file holds more than its gop of {arch['gop']} frames")
     with torch.device("meta"):
-        expected = {n: tuple(t.shape) for n, t in PatchDecoder(arch).state_dict().items()}
+        expected = {n: tuple(t.shape) for n, t in make_decoder(arch).state_dict().items()}
     for g in cm.groups:
         stored = {t.name: tuple(t.shape) for t in g.tensors}
         if stored != expected:
@@ -75,7 +78,7 @@ def decode_batches(cm: CompressedModel, *, device="cpu", dtype: str = "fp32", ba
     arch = check_arch(cm)
     rng = frame_range(cm, frames)
     chain = chain or GroupChain(cm)
-    net = PatchDecoder(arch).to(device=device, dtype=DTYPES[dtype]).eval()
+    net = make_decoder(arch).to(device=device, dtype=DTYPES[dtype]).eval()
     loaded = None
     for g in cm.groups:
         lo, hi = max(g.start, rng.start), min(g.start + g.frames, rng.stop)

@@ -12,6 +12,13 @@ Why tiles, not pixels: one forward row yields patch^2 pixels, so a group of 8 fr
 4,608 rows instead of 295k, and the network stays small (its weights are what the file stores, per
 group). The first layer is split into a spatial part, computed once per tile, and a temporal part,
 computed once per frame, and summed: the same affine map, without building a (frames x tiles) input.
+
+``head: conv`` (``ConvDecoder``) replaces the tile MLP with an upsampling decoder per group: a learned
+``grid_ch`` x ``grid_h`` x ``grid_w`` feature grid (one cell per tile) at ``grid_t`` instants of the
+group, linearly interpolated at frame t, plus a per-channel offset from Linear(fourier(t)), then
+log2(patch) ``UpBlock`` stages (conv 3x3 + PixelShuffle(2) + GELU; ``hidden`` channels, halved per
+stage, at least 8) and a 3x3 conv to RGB. Why: convolutions share their weights over every position
+of the frame, so a stored weight draws more detail than in the tile MLP's output layer.
 """
 from __future__ import annotations
 
@@ -20,8 +27,12 @@ import math
 import torch
 import torch.nn as nn
 
+from ..errors import InputError
 from .base import INRModel
+from .layers import OutputHead, UpBlock
 from .registry import register
+
+HEADS = ("mlp", "conv")  # stored in the file as their index
 
 
 def fourier(c: torch.Tensor, levels: int) -> torch.Tensor:
@@ -84,24 +95,72 @@ class PatchDecoder(nn.Module):
         return g[lo] * (1 - w) + g[lo + 1] * w
 
 
+class ConvDecoder(nn.Module):
+    """Local frame indices (B,) → frames (B, 3, grid_h * patch, grid_w * patch) in [0, 1] (``head: conv``)."""
+
+    def __init__(self, arch: dict):
+        super().__init__()
+        self.arch = arch
+        c0, gt = arch["grid_ch"], arch["grid_t"]
+        self.grid = nn.Parameter(torch.randn(c0, gt, arch["grid_h"], arch["grid_w"]) * 0.1)
+        self.time = nn.Linear(2 * arch["pe_levels"], c0)
+        chans = conv_channels(arch)
+        self.blocks = nn.ModuleList(UpBlock(a, b, 3, 2) for a, b in zip([c0] + chans[:-1], chans))
+        self.head = OutputHead(chans[-1])
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        a = self.arch
+        gt, gop = self.grid.shape[1], a["gop"]
+        g = self.grid.transpose(0, 1)                                   # (gt, C, gh, gw)
+        if gt == 1:
+            x = g[[0] * len(t)]
+        else:
+            u = t.to(torch.float32) * ((gt - 1) / max(gop - 1, 1))
+            lo = u.floor().clamp(max=gt - 2).long()
+            w = (u - lo).to(g.dtype)[:, None, None, None]
+            x = g[lo] * (1 - w) + g[lo + 1] * w
+        tc = (t.to(torch.float32) + 0.5) / gop * 2 - 1
+        x = x + self.time(fourier(tc, a["pe_levels"]).to(g.dtype))[:, :, None, None]
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
+
+
+def conv_channels(arch: dict) -> list[int]:
+    """Output channels of the conv head's stages: ``hidden``, halved per stage, at least 8."""
+    n = arch["patch"].bit_length() - 1
+    return [max(8, arch["hidden"] >> i) for i in range(n)]
+
+
+def make_decoder(arch: dict) -> nn.Module:
+    """The group network of ``arch`` (``head`` 0: the tile MLP, 1: the conv decoder)."""
+    return ConvDecoder(arch) if arch.get("head", 0) == 1 else PatchDecoder(arch)
+
+
 @register("nirvana")
 class Nirvana(INRModel):
     """The group-wise model; ``train/groups.py`` fits one ``Decoder`` per group of ``gop`` frames."""
 
-    Decoder = PatchDecoder
+    Decoder = staticmethod(make_decoder)
+
 
     def __init__(self, arch: dict):
         super().__init__(arch)
-        self.decoder = PatchDecoder(arch)
+        self.decoder = make_decoder(arch)
 
     @classmethod
     def solve_arch(cls, cfg: dict, frames: int, height: int, width: int) -> dict:
         p = int(cfg["patch"])
+        head = str(cfg.get("head", "mlp"))
+        if head not in HEADS:
+            raise InputError(f"model.head={head} is unknown; use mlp or conv")
+        if head == "conv" and (p < 2 or p & (p - 1) or int(cfg.get("grid_ch", 0)) < 1):
+            raise InputError(f"model.head=conv needs model.patch a power of two >= 2 (got {p}) and model.grid_ch >= 1")
         return {"gop": int(cfg["gop"]), "segment": int(cfg["segment"]), "patch": p,
                 "pe_levels": int(cfg["pe_levels"]), "hidden": int(cfg["hidden"]), "layers": int(cfg["layers"]),
                 "grid_h": -(-height // p), "grid_w": -(-width // p),
                 "grid_ch": int(cfg.get("grid_ch", 0)), "grid_t": int(cfg.get("grid_t", 1)),
-                "mix": int(bool(cfg.get("mix", False)))}
+                "mix": int(bool(cfg.get("mix", False))), "head": HEADS.index(head)}
 
     def forward(self, idx: torch.Tensor, frames: torch.Tensor | None) -> torch.Tensor:
         return self.decoder(idx)

@@ -38,7 +38,7 @@ from ..compress.pipeline import tensor_plan
 from ..compress.qat import FakeQuant
 from ..container.records import CodedGroup
 from ..data import FrameSet
-from ..models.nirvana import PatchDecoder, pad_size
+from ..models.nirvana import make_decoder, pad_size
 from . import distributed
 
 log = logging.getLogger("inr_codec")
@@ -75,9 +75,9 @@ class GroupFitter:
         self.arch, self.mcfg, self.ccfg, self.device, self.seed = arch, mcfg, ccfg, device, seed
         self.pad_h, self.pad_w = pad_size(arch)
 
-    def _net(self, segment: int) -> PatchDecoder:
+    def _net(self, segment: int) -> torch.nn.Module:
         torch.manual_seed(self.seed * 1_000_003 + segment)  # a segment's start depends on nothing else
-        return PatchDecoder(self.arch).to(self.device)
+        return make_decoder(self.arch).to(self.device)
 
     def plan(self, name: str, ndim: int, bits: int | None, key_scales: dict | None) -> tuple[int, int, np.ndarray | None]:
         """(bits, axis, scales) of a tensor: a key group's from compress.*; a residual's on the key grid
@@ -106,15 +106,17 @@ class GroupFitter:
         return quants
 
     @torch.no_grad()
-    def mse(self, net: PatchDecoder, state: State, target: FrameSet) -> float:
+    def mse(self, net: torch.nn.Module, state: State, target: FrameSet) -> float:
         weights = {n: torch.from_numpy(a).to(self.device) for n, a in state.items()}
         t = torch.arange(len(target), device=self.device)
         pred = functional_call(net, weights, (t,))
         return float(F.mse_loss(target.crop(pred), target.crop(target.batch(t))))
 
-    def fit_group(self, net: PatchDecoder, target: FrameSet, prev: State | None, bits: int | None,
-                  key_scales: dict | None, steps: int) -> State:
-        """Train ``net`` on the group (starting from ``prev`` if given); returns its float32 weights."""
+    def fit_group(self, net: torch.nn.Module, target: FrameSet, prev: State | None, bits: int | None,
+                  key_scales: dict | None, steps: int, index: int = 0) -> State:
+        """Train ``net`` on the group (starting from ``prev`` if given); returns its float32 weights.
+        With ``model.batch`` > 0 each step sees that many of the group's frames, drawn at random
+        (seeded by the group: the same on every rank), which is what makes the conv head affordable."""
         params = dict(net.named_parameters())
         base = None
         if prev is not None:
@@ -127,13 +129,19 @@ class GroupFitter:
         opt = torch.optim.Adam(params.values(), lr=lr)
         t = torch.arange(len(target), device=self.device)
         y = target.crop(target.batch(t))
+        batch = int(self.mcfg.get("batch", 0))
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + 7919 * index)
         warm = max(1, steps // 20)
         for step in range(steps):
             scale = (step + 1) / warm if step < warm else 0.5 * (1 + math.cos(math.pi * (step - warm) / (steps - warm)))
             for g in opt.param_groups:
                 g["lr"] = lr * scale
-            pred = functional_call(net, self._effective(params, base, quants), (t,))
-            loss = F.mse_loss(target.crop(pred), y)
+            ts, ys = t, y
+            if 0 < batch < len(target):
+                pick = torch.randperm(len(target), generator=gen)[:batch]
+                ts, ys = t[pick.to(self.device)], y[pick.to(self.device)]
+            pred = functional_call(net, self._effective(params, base, quants), (ts,))
+            loss = F.mse_loss(target.crop(pred), ys)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -157,7 +165,7 @@ class GroupFitter:
             else:
                 change = self.mse(net, prev, target) / max(prev_mse, 1e-12)
                 bits, steps = residual_bits(self.mcfg, self.ccfg, change), int(self.mcfg.steps)
-            weights = self.fit_group(net, target, prev, bits, key_scales, steps)
+            weights = self.fit_group(net, target, prev, bits, key_scales, steps, span.index)
 
             def plan(name, ndim, bits=bits, key_scales=key_scales):
                 return self.plan(name, ndim, bits, key_scales)

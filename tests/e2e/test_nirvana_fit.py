@@ -12,13 +12,15 @@ import torch
 import torch.distributed as dist
 
 from inr_codec import api, container
+from inr_codec.errors import InputError
 from inr_codec.decode.groups import GroupChain, decode_batches
 from inr_codec.io import read_video
 
 ROOT = Path(__file__).resolve().parents[2]
 # 6 frames in groups of 2, 2 groups per segment: groups 0 (key), 1 (residual), 2 (key); a few steps each.
-NV = ["model=nirvana", "device=cpu", "model.gop=2", "model.segment=2", "model.patch=4", "model.hidden=16",
-      "model.layers=2", "model.pe_levels=4", "model.key_steps=150", "model.steps=60"]
+NV = ["model=nirvana", "device=cpu", "model.head=mlp", "model.grid_ch=0", "model.batch=0", "model.gop=2",
+      "model.segment=2", "model.patch=4", "model.hidden=16", "model.layers=2", "model.pe_levels=4",
+      "model.key_steps=150", "model.steps=60"]
 
 
 def test_fit_decode_and_frames(tiny_clip, tmp_path):
@@ -82,3 +84,22 @@ def test_two_processes_write_the_same_file_as_one(tiny_clip, tmp_path):
         torch.set_num_threads(threads)
     assert one["processes"] == 1
     assert (tmp_path / "two.bin").read_bytes() == (tmp_path / "one.bin").read_bytes()
+
+
+def test_conv_head_fit_decode_and_frames(tiny_clip, tmp_path):
+    """model.head=conv (the default): the upsampling decoder per group goes through the same file, residuals
+    and --frames."""
+    conv = [o for o in NV if not o.startswith(("model.head", "model.grid_ch", "model.batch", "model.key_steps"))]
+    conv += ["model.head=conv", "model.grid_ch=4", "model.grid_t=2", "model.batch=1", "model.key_steps=80",
+             "model.steps=20"]
+    s = api.fit(tiny_clip, conv, out=tmp_path / "m.bin", outputs_root=tmp_path / "o", show_progress=False)
+    cm = container.read(tmp_path / "m.bin")
+    assert cm.model["head"] == 1 and [g.key for g in cm.groups] == [True, False, True]
+    assert "blocks.1.conv.weight" in {t.name for t in cm.groups[1].tensors}  # log2(patch=4) = 2 stages
+    assert api.measure_file(cm, read_video(tiny_clip).frames, "cpu", ("psnr",))["psnr"] == pytest.approx(s["psnr"])
+    assert s["psnr"] > 15
+    full = np.concatenate(list(decode_batches(cm)))
+    assert full.shape == (6, 23, 37, 3)
+    assert np.array_equal(full[2:4], np.concatenate(list(decode_batches(cm, frames=(2, 4)))))
+    with pytest.raises(InputError, match="power of two"):
+        api.fit(tiny_clip, conv + ["model.patch=6"], outputs_root=tmp_path / "o2", show_progress=False)

@@ -86,7 +86,7 @@ def test_bench_fit_bad_input_is_one_line(tmp_path, capsys):
 
 
 def test_nirvana_fit_honours_the_crop(tiny_clip, tmp_path):
-    nv = ["model=nirvana", "device=cpu", "model.gop=3", "model.segment=2", "model.patch=4", "model.hidden=8",
+    nv = ["model=nirvana", "device=cpu", "model.head=mlp", "model.grid_ch=0", "model.gop=3", "model.segment=2", "model.patch=4", "model.hidden=8",
           "model.layers=2", "model.pe_levels=2", "model.key_steps=5", "model.steps=3", "data.crop=29x15"]
     s = api.fit(tiny_clip, nv, outputs_root=tmp_path, show_progress=False)
     assert (s["width"], s["height"], s["frames"]) == (29, 15, 6)

@@ -150,6 +150,7 @@ def test_plan_and_residual_bits():
 
 @pytest.mark.parametrize("override, message", [
     ("model.gop=0", "model.gop=0 is invalid"),
+    ("model.batch=-1", "model.batch=-1 is invalid"),
     ("model.residual_bits=9", "exceeds compress.bits"),
     ("model.adapt_bits=maybe", "model.adapt_bits=maybe must be true or false"),
     ("compress.prune=0.2", "does not apply to model=nirvana"),
@@ -158,3 +159,8 @@ def test_plan_and_residual_bits():
 def test_config_rules(override, message):
     with pytest.raises(InputError, match=message):
         validate(compose(["model=nirvana", override]))
+
+
+def test_unknown_head_is_refused():
+    with pytest.raises(InputError, match="model.head=cnn is unknown"):
+        Nirvana.solve_arch({**OmegaConf.to_container(compose(["model=nirvana"]).model), "head": "cnn"}, 8, 16, 16)
