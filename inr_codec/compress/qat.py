@@ -40,17 +40,15 @@ class FakeQuant(nn.Module):
         self.register_buffer("draws", torch.zeros((), dtype=torch.int64))
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        if self.scale is not None:
-            top, s = qmax(self.bits), self.scale
-            q = torch.where(s > 0, torch.clamp(torch.round(w / s.clamp_min(1e-30)), -top, top) * s, 0.0)
-            return w + (q - w).detach()
-        s = _scale(w, self.bits, self.axis)
-        if self.noise and self.training:
+        fixed = self.scale is not None
+        s = self.scale if fixed else _scale(w, self.bits, self.axis)
+        if self.noise and self.training and not fixed:
             g = torch.Generator(device=w.device).manual_seed(self.stream * 1_000_003 + int(self.draws))
             self.draws += 1
             return w + (torch.rand(w.shape, generator=g, device=w.device, dtype=w.dtype) - 0.5) * s
         top = qmax(self.bits)
-        q = torch.clamp(torch.round(w / s), -top, top) * s
+        # A fixed zero scale: w / 1e-30 clips to ±top, times 0 is 0, as the file holds it.
+        q = torch.clamp(torch.round(w / s.clamp_min(1e-30)), -top, top) * s
         return w + (q - w).detach()  # straight-through
 
 
