@@ -19,16 +19,16 @@ from omegaconf import OmegaConf
 from . import __version__, container
 from .compress.pipeline import check_settings, compress_decoder
 from .compress.target import plan_params, prune_to_target, target_bytes
-from .config import compose, model_settings, parse_fps, validate
+from .config import compose, model_settings, validate
 from .container.records import CompressedModel, VideoMeta
 from .data import FrameSet
 from .errors import InputError
-from .io import Video, parse_crop, probe_video, read_video
+from .io import Video, parse_crop, probe_video
 from .measure import bpp, measure_file, measure_file_stream
 from .models import get_model_class
 from .resources import check_fit_memory
 from .runs import attach_log, check_writable, detach_log, new_run_dir, write_json
-from .runtime import check_video_memory, device_name, load_video, resolve_device, sample_clip
+from .runtime import check_video_memory, device_name, load_video, resolve_device, sample_clip, video_selection
 from .train import Trainer, distributed
 from .train.phases import budget_share, compression_phases
 
@@ -77,9 +77,8 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
     model = cls.create(settings, video.num_frames, video.height, video.width).to(device)
     arch = model.arch
     check_settings(cfg.compress, list(model.decoder.state_dict()))  # e.g. layer_bits naming no layer: before fitting
-    scale = int(np.prod(arch["strides"]))
-    pad_h, pad_w = arch["h0"] * scale, arch["w0"] * scale
-    frames = FrameSet(video.frames, pad_h, pad_w, device)
+    frames = padded_frames(arch, video.frames, device)
+    pad_h, pad_w = frames.pad_height, frames.pad_width
 
     if run_dir is None and main:
         run_dir = new_run_dir(Path(outputs_root), video_path.stem)
@@ -157,33 +156,36 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
             detach_log(handler)
 
 
+def padded_frames(arch: dict, frames: np.ndarray, device) -> FrameSet:
+    """The frames cached for fitting, padded to the network's output size (h0, w0 times the strides)."""
+    scale = int(np.prod(arch["strides"]))
+    return FrameSet(frames, arch["h0"] * scale, arch["w0"] * scale, device)
+
+
 def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path | None, outputs_root: Path,
                 show_progress: bool) -> dict:
     """model=nirvana: fit group by group (memory bounded by a group), write, and measure the written file."""
     from .io import iter_video
-    from .io.video import centre_crop_frames
+    from .io.video import centre_crop_frames, check_crop
     from .models.nirvana import Nirvana, pad_size
     from .train.groups import fit_groups
-    d = cfg.data
-    sel = dict(width=d.width, height=d.height, pix_fmt=d.pix_fmt, fps=parse_fps(d.fps), max_frames=d.max_frames,
-               start=d.start or 0)
+    sel = video_selection(cfg)
     n, h, w, fps = probe_video(str(video_path), **sel)
-    crop = parse_crop(d.get("crop"))
-    if crop and (crop[0] > w or crop[1] > h):
-        raise InputError(f"cannot crop {video_path} ({w}x{h}) to {crop[0]}x{crop[1]}: the crop must fit inside "
-                         f"the frame")
-    w, h = crop or (w, h)
-
-    def chunks(size: int):  # the input, a group at a time, cropped as asked
-        for c in iter_video(str(video_path), chunk=size, **sel):
-            yield centre_crop_frames(c, w, h, video_path) if crop else c
-
+    crop = parse_crop(cfg.data.get("crop"))
+    if crop:
+        check_crop(w, h, *crop, video_path)  # now, not at the first group
+        w, h = crop
     arch = Nirvana.solve_arch(OmegaConf.to_container(cfg.model, resolve=True), n, h, w)
     check_fit_memory(video_path, min(n, arch["gop"]), h, w)  # one group at a time
-    pix = read_video(str(video_path), **dict(sel, max_frames=1)).source_pix_fmt
+
+    def chunks(stream):  # the input, a group at a time, cropped as asked
+        for c in stream:
+            yield centre_crop_frames(c, w, h, video_path) if crop else c
+
+    stream = iter_video(str(video_path), chunk=arch["gop"], **sel)  # opened now: it knows the source's pix_fmt
     pad_h, pad_w = pad_size(arch)
     meta = VideoMeta(width=w, height=h, frames=n, fps=Fraction(fps), pad_width=pad_w, pad_height=pad_h,
-                     source_pix_fmt=pix)
+                     source_pix_fmt=stream.source_pix_fmt)
     main = distributed.is_main()
     run_dir = new_run_dir(outputs_root, video_path.stem) if main else None
     model_file = out_path or (run_dir / "model.bin" if main else None)
@@ -197,7 +199,7 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
                  "%d processes, on %s", __version__, video_path, w, h, n, fps, arch["gop"], distributed.world_size(),
                  device)
         t0 = time.perf_counter()
-        groups, stats = fit_groups(chunks(arch["gop"]), n, arch, cfg, device)
+        groups, stats = fit_groups(chunks(stream), n, arch, cfg, device)
         fit_s = time.perf_counter() - t0
         if not main:
             return distributed.broadcast_object(None)
@@ -206,7 +208,7 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
         cm = CompressedModel(video=meta, model={"name": "nirvana", **arch}, groups=groups, extra=notes)
         nbytes = container.write(model_file, cm)
         written = container.read(model_file)  # the reported quality is the written file's
-        measured = measure_file_stream(written, chunks(arch["gop"]), device)
+        measured = measure_file_stream(written, chunks(iter_video(str(video_path), chunk=arch["gop"], **sel)), device)
         params = sum(int(np.prod(t.shape)) for t in groups[0].tensors)
         summary = {
             "file": str(model_file), "bytes": nbytes, "bpp": bpp(nbytes, meta), "psnr": measured["psnr"],

@@ -42,17 +42,20 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
 
 
-def load_video(path: str | Path, cfg) -> Video:
+def video_selection(cfg) -> dict:
+    """The reader arguments ``data.*`` selects (raw layout, frame rate, range), for read/probe/iter_video."""
     d = cfg.data
-    video = read_video(str(path), width=d.width, height=d.height, pix_fmt=d.pix_fmt, fps=parse_fps(d.fps),
-                       max_frames=d.max_frames, start=d.start or 0)
-    crop = parse_crop(d.get("crop"))
+    return dict(width=d.width, height=d.height, pix_fmt=d.pix_fmt, fps=parse_fps(d.fps), max_frames=d.max_frames,
+                start=d.start or 0)
+
+
+def load_video(path: str | Path, cfg) -> Video:
+    video = read_video(str(path), **video_selection(cfg))
+    crop = parse_crop(cfg.data.get("crop"))
     return centre_crop(video, *crop) if crop else video
 
 
 def check_video_memory(path: str | Path, cfg) -> None:
     """Refuse up front (with the numbers) a video whose frames would not fit in memory."""
-    d = cfg.data
-    n, h, w, _ = probe_video(str(path), width=d.width, height=d.height, pix_fmt=d.pix_fmt, fps=parse_fps(d.fps),
-                             max_frames=d.max_frames, start=d.start or 0)
+    n, h, w, _ = probe_video(str(path), **video_selection(cfg))
     check_fit_memory(path, n, h, w)

@@ -43,7 +43,7 @@ def profile_steps(video, overrides, steps: int, warmup: int = 3) -> dict:
 
     from .. import api
     from ..config import compose, model_settings, validate
-    from ..data import FrameSet
+    from ..fitting import padded_frames
     from ..models import get_model_class
     from ..train.trainer import Trainer
     cfg = compose(list(overrides))
@@ -53,10 +53,7 @@ def profile_steps(video, overrides, steps: int, warmup: int = 3) -> dict:
     torch.manual_seed(int(cfg.seed))
     settings = model_settings(cfg, v.num_frames, v.height, v.width)
     model = get_model_class(settings["name"]).create(settings, v.num_frames, v.height, v.width).to(device)
-    scale = 1
-    for s in model.arch["strides"]:
-        scale *= s
-    frames = FrameSet(v.frames, model.arch["h0"] * scale, model.arch["w0"] * scale, device)
+    frames = padded_frames(model.arch, v.frames, device)
     trainer = Trainer(model, frames, cfg.train, seed=int(cfg.seed), show_progress=False)
     bs = trainer.batch_size
 

@@ -293,8 +293,13 @@ def centre_crop(video: Video, width: int, height: int) -> Video:
 def centre_crop_frames(frames: np.ndarray, width: int, height: int, path=None) -> np.ndarray:
     """The centre region of uint8 frames (T, H, W, 3); see :func:`centre_crop`."""
     h, w = frames.shape[1:3]
-    if width > w or height > h:
-        raise VideoError(f"cannot crop {path or 'video'} ({w}x{h}) to {width}x{height}: "
-                         f"the crop must fit inside the frame")
+    check_crop(w, h, width, height, path)
     y, x = (h - height) // 2, (w - width) // 2
     return np.ascontiguousarray(frames[:, y:y + height, x:x + width])
+
+
+def check_crop(frame_width: int, frame_height: int, width: int, height: int, path=None) -> None:
+    """A crop of ``width`` x ``height`` must fit inside a frame of ``frame_width`` x ``frame_height``."""
+    if width > frame_width or height > frame_height:
+        raise VideoError(f"cannot crop {path or 'video'} ({frame_width}x{frame_height}) to {width}x{height}: "
+                         f"the crop must fit inside the frame")
