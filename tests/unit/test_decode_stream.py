@@ -25,13 +25,25 @@ def test_streamed_decode_writes_what_the_whole_clip_write_did(tmp_path, name):
     r = api.decode(GOLDEN, out, device="cpu", batch_size=4)  # batches of 4 and 2
     assert r["frames"] == 6
     if name in ("out.mkv", "out.mp4"):
-        # Lossy containers: Matroska stores a random segment UID, and x264's output was seen to vary
-        # between two encodes of the same frames in one process: compare the decoded frames instead.
-        np.testing.assert_array_equal(read_video(out).frames, read_video(ref).frames)
+        # Lossy containers: Matroska stores a random segment UID, and x264 does not always encode these
+        # 37x23 frames to the same bytes (seen under CPU load, even with threads=1; pixels then differ by up
+        # to 26 levels): check each decoded frame is its own source frame, in order, at the codec's quality.
+        _assert_same_frames_lossy(read_video(out), cm)
+        _assert_same_frames_lossy(read_video(ref), cm)
     elif out.is_dir():
         assert [p.read_bytes() for p in sorted(out.iterdir())] == [p.read_bytes() for p in sorted(ref.iterdir())]
     else:
         assert out.read_bytes() == ref.read_bytes()
+
+
+def _assert_same_frames_lossy(video, cm):
+    src = decode_frames(cm, device="cpu", batch_size=4).astype(np.float64)
+    got = video.frames.astype(np.float64)
+    assert got.shape == src.shape and video.fps == cm.video.fps
+    # mse[i, j]: decoded frame i against source frame j; neighbouring source frames are ~24 dB apart
+    mse = ((got[:, None] - src[None]) ** 2).mean(axis=(2, 3, 4))
+    assert list(mse.argmin(axis=1)) == list(range(len(src)))
+    assert (10 * np.log10(255**2 / mse.diagonal())).min() > 28  # crf 18 gives 29.7-31.0 dB here
 
 
 def _fake_stream(n_batches, batch=(8, 144, 256), fail_at=None):
