@@ -104,12 +104,19 @@ def _print_fit(summary: dict) -> None:
         print(f"  frames {s['frames']} of {s['width']}x{s['height']} at {s['fps']} fps, model {s['model']}, "
               f"{s['groups']} groups in {s['segments']} segments of {s['params']:,} parameters each, fitted in "
               f"{s['fit_seconds']:.1f} s by {s['processes']} process(es) on {s['device']}")
-        print(f"  {s['bytes']:,} bytes, {s['bpp']:.4f} bpp, PSNR {s['psnr']:.2f} dB measured by decoding the file")
+        print(f"  {s['bytes']:,} bytes, {s['bpp']:.4f} bpp, {_quality(s)}")
         return
     print(f"  frames {s['frames']} of {s['width']}x{s['height']} at {s['fps']} fps, model {s['model']}, "
           f"{s['params']:,} parameters, fitted in {s['fit_seconds']:.1f} s ({s['epochs']} epochs) on {s['device']}")
-    print(f"  {s['bytes']:,} bytes, {s['bpp']:.4f} bpp, PSNR {s['psnr']:.2f} dB measured by decoding the file "
-          f"({s['psnr_before_compression']:.2f} dB before compression)")
+    before = "" if s["psnr_before_compression"] is None else f" ({s['psnr_before_compression']:.2f} dB before compression)"
+    print(f"  {s['bytes']:,} bytes, {s['bpp']:.4f} bpp, {_quality(s)}{before}")
+
+
+def _quality(s: dict) -> str:
+    if s["psnr"] is None:
+        return f"quality not measured (measure=none): inrcodec eval {s['file']} --ref VIDEO"
+    ssim = "" if s["msssim"] is None else f", MS-SSIM {s['msssim']:.4f}"
+    return f"PSNR {s['psnr']:.2f} dB{ssim} measured by decoding the file"
 
 
 def cmd_fit(a) -> None:

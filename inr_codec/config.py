@@ -65,6 +65,9 @@ def parse_fps(value) -> Fraction | None:
 
 
 # key: (kind, lowest, highest, None allowed); "int" and "num" exclude booleans; bounds are inclusive.
+# measure=: what `fit` measures on the written file (MS-SSIM costs more than decoding on a CPU)
+MEASURES = {"full": ("psnr", "msssim"), "psnr": ("psnr",), "none": ()}
+
 RULES = {
     "seed": ("int", 0, 2**31 - 1, False),
     "train.epochs": ("int", 1, 10**7, False),
@@ -132,8 +135,11 @@ def validate(cfg: DictConfig) -> None:
             raise InputError(f"{key}={v} is invalid: give {what} from {lo:g} to {hi:g}")
         if key in ODD and v % 2 == 0:
             raise InputError(f"{key}={v} must be odd (the convolutions pad by kernel // 2 on each side)")
-    if cfg.train.get("precision", "auto") not in ("auto", "fp32", "bf16"):
-        raise InputError(f"train.precision={cfg.train.precision} is not supported; use auto, fp32 or bf16")
+    from .train.accel import PRECISIONS
+    if cfg.train.get("precision", "auto") not in PRECISIONS:
+        raise InputError(f"train.precision={cfg.train.precision} is not supported; use {', '.join(PRECISIONS)}")
+    if cfg.get("measure", "full") not in MEASURES:
+        raise InputError(f"measure={cfg.measure} is not supported; use {', '.join(MEASURES)}")
     for key in ("channels_last", "compile"):
         if not isinstance(cfg.train.get(key, False), bool):
             raise InputError(f"train.{key}={cfg.train[key]} must be true or false")

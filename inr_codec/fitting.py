@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 from . import __version__, container
 from .compress.pipeline import check_settings, compress_decoder
 from .compress.target import plan_params, prune_to_target, target_bytes
-from .config import compose, model_settings, validate
+from .config import MEASURES, compose, model_settings, validate
 from .container.records import CompressedModel, VideoMeta
 from .data import FrameSet
 from .errors import InputError
@@ -27,7 +27,7 @@ from .io import Video, parse_crop, probe_video
 from .measure import bpp, measure_file, measure_file_stream
 from .models import get_model_class
 from .resources import check_fit_memory
-from .runs import attach_log, check_writable, detach_log, new_run_dir, write_json
+from .runs import attach_log, check_writable, detach_log, new_run_dir, write_json, write_yaml
 from .runtime import check_video_memory, device_name, load_video, resolve_device, sample_clip, video_selection
 from .train import Trainer, distributed
 from .train.phases import budget_share, compression_phases
@@ -87,7 +87,7 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
               "out": str(out_path) if out_path else None, "version": __version__,
               "config": OmegaConf.to_container(cfg, resolve=True)}
     if resume is None and main:
-        OmegaConf.save(OmegaConf.create(record), run_dir / "config.yaml")
+        write_yaml(run_dir / "config.yaml", record)
     handler = attach_log(run_dir) if main else None
     show_progress = show_progress and main
     try:
@@ -104,14 +104,15 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
         if resume is not None and ckpt.is_file():
             trainer.resume(ckpt)
         if resume is not None:  # only now: a refused resume leaves the run's config as it was
-            OmegaConf.save(OmegaConf.create(record), run_dir / "config.yaml")
+            write_yaml(run_dir / "config.yaml", record)
         state = trainer.fit()
 
         decoder = model.export_decoder(frames.batch)
         meta = VideoMeta(width=video.width, height=video.height, frames=video.num_frames, fps=Fraction(video.fps),
                          pad_width=pad_w, pad_height=pad_h, source_pix_fmt=video.source_pix_fmt)
+        metrics = MEASURES[cfg.measure]
         psnr_fp32 = measure_file(CompressedModel(video=meta, model={}), video.frames, device, ("psnr",),
-                             decoder=decoder)["psnr"] if main else None
+                                 decoder=decoder)["psnr"] if main and metrics else None
         notes = {"inrcodec": __version__, "epochs": state.epoch, "seed": int(cfg.seed)}
 
         def build(prune_fraction: float) -> CompressedModel:
@@ -132,8 +133,8 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
         nbytes = container.write(model_file, cm)
         # The figure we report is measured by decoding the file we wrote, not the model in memory.
         written = container.read(model_file)
-        measured = measure_file(written, video.frames, device, ("psnr", "msssim"))
-        psnr_file, msssim_file = measured["psnr"], measured["msssim"]
+        measured = measure_file(written, video.frames, device, metrics) if metrics else {}
+        psnr_file, msssim_file = measured.get("psnr"), measured.get("msssim")
         summary = {
             "file": str(model_file), "bytes": nbytes, "bpp": bpp(nbytes, meta), "psnr": psnr_file,
             "psnr_before_compression": psnr_fp32, "msssim": msssim_file, "frames": meta.frames, "width": meta.width,
@@ -148,8 +149,9 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
             "processes": distributed.world_size(),
         }
         write_json(run_dir / "summary.json", summary)
-        log.info("wrote %s: %d bytes, %.4f bpp, PSNR %.2f dB (before compression %.2f dB)",
-                 model_file, nbytes, summary["bpp"], psnr_file, psnr_fp32)
+        log.info("wrote %s: %d bytes, %.4f bpp, %s", model_file, nbytes, summary["bpp"],
+                 "quality not measured (measure=none)" if psnr_file is None else
+                 f"PSNR {psnr_file:.2f} dB (before compression {psnr_fp32:.2f} dB)")
         return distributed.broadcast_object(summary)
     finally:
         if handler is not None:
@@ -190,9 +192,9 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
     run_dir = new_run_dir(outputs_root, video_path.stem) if main else None
     model_file = out_path or (run_dir / "model.bin" if main else None)
     if main:
-        OmegaConf.save(OmegaConf.create({"video": str(video_path.resolve()), "overrides": overrides,
-                                         "out": str(out_path) if out_path else None, "version": __version__,
-                                         "config": OmegaConf.to_container(cfg, resolve=True)}), run_dir / "config.yaml")
+        write_yaml(run_dir / "config.yaml", {"video": str(video_path.resolve()), "overrides": overrides,
+                                             "out": str(out_path) if out_path else None, "version": __version__,
+                                             "config": OmegaConf.to_container(cfg, resolve=True)})
     handler = attach_log(run_dir) if main else None
     try:
         log.info("inrcodec %s: fitting %s (%dx%d, %d frames, %s fps) with nirvana in groups of %d frames, "
@@ -208,11 +210,13 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
         cm = CompressedModel(video=meta, model={"name": "nirvana", **arch}, groups=groups, extra=notes)
         nbytes = container.write(model_file, cm)
         written = container.read(model_file)  # the reported quality is the written file's
-        measured = measure_file_stream(written, chunks(iter_video(str(video_path), chunk=arch["gop"], **sel)), device)
+        metrics = MEASURES[cfg.measure]
+        measured = measure_file_stream(written, chunks(iter_video(str(video_path), chunk=arch["gop"], **sel)), device,
+                                       metrics) if metrics else {}
         params = sum(int(np.prod(t.shape)) for t in groups[0].tensors)
         summary = {
-            "file": str(model_file), "bytes": nbytes, "bpp": bpp(nbytes, meta), "psnr": measured["psnr"],
-            "psnr_before_compression": None, "msssim": measured["msssim"], "frames": n, "width": w, "height": h,
+            "file": str(model_file), "bytes": nbytes, "bpp": bpp(nbytes, meta), "psnr": measured.get("psnr"),
+            "psnr_before_compression": None, "msssim": measured.get("msssim"), "frames": n, "width": w, "height": h,
             "fps": str(meta.fps), "params": params, "stored_values": params * len(groups),
             "groups": len(groups), "segments": -(-len(groups) // arch["segment"]),
             "group_stats": stats, "fit_seconds": round(fit_s, 2), "epochs": None,
@@ -221,8 +225,9 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
             "processes": distributed.world_size(),
         }
         write_json(run_dir / "summary.json", summary)
-        log.info("wrote %s: %d bytes, %.4f bpp, PSNR %.2f dB, %d groups", model_file, nbytes, summary["bpp"],
-                 summary["psnr"], len(groups))
+        log.info("wrote %s: %d bytes, %.4f bpp, %s, %d groups", model_file, nbytes, summary["bpp"],
+                 "quality not measured (measure=none)" if summary["psnr"] is None else f"PSNR {summary['psnr']:.2f} dB",
+                 len(groups))
         return distributed.broadcast_object(summary)
     finally:
         if handler is not None:

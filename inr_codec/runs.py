@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from .errors import InputError
 from .io.common import atomic_file
 
@@ -45,6 +47,12 @@ def write_json(path: Path, data: dict) -> None:
     """Atomically: a full disk is a one-line InputError and leaves neither a partial file nor a temporary."""
     with atomic_file(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def write_yaml(path: Path, data: dict) -> None:
+    """Like :func:`write_json`, in YAML (a run's config.yaml, which ``--resume`` and ``gather`` read back)."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(OmegaConf.to_yaml(OmegaConf.create(data)))
 
 
 def attach_log(run_dir: Path) -> logging.Handler:

@@ -48,7 +48,8 @@ def write_results(folder, jobs: list[list[str]], summaries: list[dict]) -> tuple
         from .bench.plots import rd_plot
         png = folder / "rd_psnr.png"
         curves: dict[str, dict] = {}
-        for s in summaries:  # one curve per model and pruning setting, points along bits/size
+        for s in (s for s in summaries if s["psnr"] is not None):  # measure=none: no point to plot
+            # one curve per model and pruning setting, points along bits/size
             c = curves.setdefault(f"{s['model']} prune {s.get('prune', 0):g}",
                                   {"kind": "inr", "bpp": [], "psnr": []})
             c["bpp"].append(s["bpp"])
