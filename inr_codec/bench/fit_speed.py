@@ -98,6 +98,10 @@ def profile_steps(video, overrides, steps: int, warmup: int = 3) -> dict:
             "top": [(e.key, self_time(e) / total, e.count // steps) for e in top]}
 
 
+def _db(v) -> str:
+    return "-" if v is None else f"{v:.2f}"  # measure=none (or psnr) leaves figures out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="bench_fit.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("video", nargs="?", help="video to fit (default: the bundled sample)")
@@ -116,6 +120,9 @@ def main(argv=None) -> int:
         print(f"error: --epochs {a.epochs} is not a comma list of whole numbers", file=sys.stderr)
         return 2
     try:
+        if a.video is not None:
+            from ..io.common import require_file
+            require_file(a.video)  # before the table's header: an error is then the only line printed
         rows = []
         print(f"{'epochs':>6} {'fit s':>8} {'s/epoch':>8} {'train dB':>9} {'model dB':>9} {'file dB':>8} "
               f"{'bytes':>10}  reached {a.threshold:g} dB")
@@ -127,7 +134,7 @@ def main(argv=None) -> int:
             last = hist[-1]
             reached = f"epoch {hit[0]} at {hit[1]:.1f} s" if hit else "not reached"
             print(f"{s['epochs']:>6} {last[1]:>8.1f} {last[1] / max(last[0], 1):>8.3f} {last[3]:>9.2f} "
-                  f"{s['psnr_before_compression']:>9.2f} {s['psnr']:>8.2f} {s['bytes']:>10,}  {reached}")
+                  f"{_db(s['psnr_before_compression']):>9} {_db(s['psnr']):>8} {s['bytes']:>10,}  {reached}")
             rows += [(s["epochs"], e, sec, p) for e, sec, _m, p in hist]
         if a.csv:
             from ..io.common import atomic_file

@@ -81,8 +81,9 @@ def test_bench_fit_prints_curves_and_a_profile(tiny_clip, tmp_path, capsys):
 
 def test_bench_fit_bad_input_is_one_line(tmp_path, capsys):
     assert bench_fit([str(tmp_path / "missing.mkv"), "--outputs", str(tmp_path)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error:") and "missing.mkv" in err and "\n" not in err
+    out, err = capsys.readouterr()
+    assert err.strip().startswith("error:") and "missing.mkv" in err and "\n" not in err.strip()
+    assert out == ""  # not even the table's header
 
 
 def test_nirvana_fit_honours_the_crop(tiny_clip, tmp_path):
