@@ -130,6 +130,9 @@ def cmd_fit(a) -> None:
         raise InputError("--resume continues one run; it cannot be combined with a -m sweep")
     if a.multirun and a.out:
         raise InputError("-o names one file; a sweep writes one model per run directory, so drop -o")
+    if a.multirun:
+        from .sweep import check_jobs
+        check_jobs(jobs)
     from .launch import launcher_of
     if launcher_of(overrides) is not None:  # Hydra's multirun with a launcher plugin (inr_codec/launch.py)
         if not a.multirun:

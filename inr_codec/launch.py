@@ -10,9 +10,13 @@ and the sweep's own sweep.csv see every job.
 """
 from __future__ import annotations
 
+import ast
+import contextlib
 import functools
 import importlib.util
+import io
 import logging
+import sys
 from pathlib import Path
 
 from .errors import InputError
@@ -50,6 +54,28 @@ def _job(cfg, *, video: str | None, quiet: bool) -> dict:
     return api.fit(video, overrides, outputs_root=Path(hc.runtime.output_dir), show_progress=not quiet)
 
 
+class _FailedJobLine(io.TextIOBase):
+    """sys.stderr during a multirun: Hydra writes "Error executing job with overrides: [...]" before it
+    re-raises a failed job's exception; keep those overrides for our one-line error, forward the rest."""
+
+    PREFIX = "Error executing job with overrides:"
+
+    def __init__(self, out):
+        self.out, self.failed = out, None
+
+    def write(self, s: str) -> int:
+        if s.startswith(self.PREFIX):
+            try:
+                self.failed = [str(o) for o in ast.literal_eval(s[len(self.PREFIX):].strip())]
+            except (ValueError, SyntaxError):
+                self.failed = [s[len(self.PREFIX):].strip()]
+            return len(s)
+        return self.out.write(s)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
 def run(video: str | None, overrides: list[str], sweep_dir: Path, *, quiet: bool = True) -> list[tuple[list[str], dict]]:
     """Run the sweep through Hydra's multirun with the launcher the overrides name.
 
@@ -71,11 +97,15 @@ def run(video: str | None, overrides: list[str], sweep_dir: Path, *, quiet: bool
     GlobalHydra.instance().clear()
     root = logging.getLogger()
     saved = root.handlers[:], root.level  # Hydra's log setup replaces the root handlers: put them back after
+    stderr = _FailedJobLine(sys.stderr)
     try:
         hydra = Hydra.create_main_hydra2("fit", create_config_search_path("pkg://inr_codec.conf"))
-        batches = hydra.multirun("fit", functools.partial(_job, video=video, quiet=quiet), args)
-    except InputError:
-        raise
+        with contextlib.redirect_stderr(stderr):
+            batches = hydra.multirun("fit", functools.partial(_job, video=video, quiet=quiet), args)
+    except InputError as e:  # a job's own one-line error: name the job
+        if stderr.failed is None:
+            raise
+        raise InputError(f"sweep job [{' '.join(stderr.failed)}] failed: {e}") from None
     except Exception as e:  # Hydra's messages name the bad override or the failed job
         msg = " ".join(str(e).split()).split(" Config search path:")[0] or type(e).__name__
         raise InputError(f"sweep with hydra/launcher={name} failed: {msg}") from None

@@ -23,6 +23,18 @@ def expand(overrides: list[str]) -> list[list[str]]:
     return [list(job) for job in itertools.product(*axes)]
 
 
+def check_jobs(jobs: list[list[str]]) -> None:
+    """Every job's config composed and checked before the first job starts: a bad value in the fifth job
+    is a one-line error now, not after four fits (nor a failed job on a cluster)."""
+    from .config import compose, validate
+    for job in jobs:
+        own = [o for o in job if not o.lstrip("+~").startswith("hydra")]  # the launcher's keys are Hydra's
+        try:
+            validate(compose(own))
+        except InputError as e:
+            raise InputError(f"sweep job [{' '.join(job)}]: {e}") from None
+
+
 COLUMNS = ["job", "overrides", "model", "params", "bits", "prune", "bytes", "bpp", "psnr", "msssim",
            "psnr_before_compression", "fit_seconds", "file"]
 

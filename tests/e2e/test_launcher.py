@@ -56,3 +56,21 @@ def test_launcher_errors_are_one_line(tmp_path, monkeypatch, capsys):
         err = capsys.readouterr().err
         assert needle in err and err.count("\n") == 1, err
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("launcher", [[], ["hydra/launcher=joblib"]])
+def test_a_bad_value_in_any_job_stops_the_sweep_before_it_starts(tmp_path, tiny_clip, capsys, launcher):
+    out = tmp_path / "outputs"
+    assert main(["fit", str(tiny_clip), "-m", "compress.bits=6,1", *launcher, "--outputs", str(out), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sweep job [compress.bits=1" in err and "compress.bits=1 is invalid" in err, err
+    assert not out.exists()  # no job ran
+
+
+def test_a_failed_launcher_job_is_one_line_naming_the_job(tmp_path, tiny_clip, capsys):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    code = main(["fit", str(tiny_clip), "-q", "-m", "data.start=0,100", "hydra/launcher=joblib",
+                 "hydra.launcher.n_jobs=2", "--outputs", str(tmp_path / "outputs"), *FAST])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err  # Hydra's own "Error executing job" line is not printed
+    assert err.startswith("inrcodec: error: sweep job [data.start=100") and "only 6 frames" in err, err
