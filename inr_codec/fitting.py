@@ -22,7 +22,7 @@ from .compress.target import plan_params, prune_to_target, target_bytes
 from .config import MEASURES, compose, model_settings, validate
 from .container.records import CompressedModel, VideoMeta
 from .data import FrameSet
-from .errors import InputError
+from .errors import FitInterrupted, InputError
 from .io import Video, parse_crop, probe_video
 from .measure import bpp, measure_file, measure_file_stream
 from .models import get_model_class
@@ -60,10 +60,8 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         check_writable(out_path)
-    if cfg.model.name == "nirvana":  # group-wise: its own loop (train/groups.py), no resume
-        if resume is not None:
-            raise InputError("--resume does not apply to model=nirvana (its groups are fitted in one pass); fit again")
-        return _fit_groups(video_path, cfg, list(overrides), device, out_path, Path(outputs_root), show_progress)
+    if cfg.model.name == "nirvana":  # group-wise: its own loop (train/groups.py), resumable group by group
+        return _fit_groups(video_path, cfg, list(overrides), device, out_path, Path(outputs_root), run_dir)
 
     check_video_memory(video_path, cfg)
     video = load_video(video_path, cfg)
@@ -165,11 +163,13 @@ def padded_frames(arch: dict, frames: np.ndarray, device) -> FrameSet:
 
 
 def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path | None, outputs_root: Path,
-                show_progress: bool) -> dict:
-    """model=nirvana: fit group by group (memory bounded by a group), write, and measure the written file."""
+                resume_dir: Path | None) -> dict:
+    """model=nirvana: fit group by group (memory bounded by a group), write, and measure the written file.
+    Each coded group is kept in the run directory as it is done; ``resume_dir`` continues that run."""
     from .io import iter_video
     from .io.video import centre_crop_frames, check_crop
     from .models.nirvana import Nirvana, pad_size
+    from .train.group_progress import GroupProgress
     from .train.groups import fit_groups
     sel = video_selection(cfg)
     n, h, w, fps = probe_video(str(video_path), **sel)
@@ -189,8 +189,14 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
     meta = VideoMeta(width=w, height=h, frames=n, fps=Fraction(fps), pad_width=pad_w, pad_height=pad_h,
                      source_pix_fmt=stream.source_pix_fmt)
     main = distributed.is_main()
-    run_dir = new_run_dir(outputs_root, video_path.stem) if main else None
+    run_dir = resume_dir or (new_run_dir(outputs_root, video_path.stem) if main else None)
+    run_dir = distributed.broadcast_object(run_dir)  # every rank keeps its segments' progress there
     model_file = out_path or (run_dir / "model.bin" if main else None)
+    fingerprint = {"video": f"{w}x{h}x{n}", "arch": repr(sorted(arch.items())), "seed": int(cfg.seed),
+                   "model": OmegaConf.to_container(cfg.model, resolve=True),
+                   "compress": OmegaConf.to_container(cfg.compress, resolve=True)}
+    progress = GroupProgress(run_dir, fingerprint, resume=resume_dir is not None)
+    progress.check()  # a refused resume leaves the run directory as it was
     if main:
         write_yaml(run_dir / "config.yaml", {"video": str(video_path.resolve()), "overrides": overrides,
                                              "out": str(out_path) if out_path else None, "version": __version__,
@@ -201,7 +207,12 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
                  "%d processes, on %s", __version__, video_path, w, h, n, fps, arch["gop"], distributed.world_size(),
                  device)
         t0 = time.perf_counter()
-        groups, stats = fit_groups(chunks(stream), n, arch, cfg, device)
+        try:
+            groups, stats = fit_groups(chunks(stream), n, arch, cfg, device, progress)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: every group coded so far is in the run directory
+            raise FitInterrupted(f"fit interrupted after {progress.count()} coded group(s) of "
+                                 f"{-(-n // arch['gop'])}, kept in {run_dir / 'checkpoints'}; continue with: "
+                                 f"inrcodec fit --resume {run_dir}") from None
         fit_s = time.perf_counter() - t0
         if not main:
             return distributed.broadcast_object(None)

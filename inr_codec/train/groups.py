@@ -33,13 +33,14 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from ..compress.groupcode import State, code_group
+from ..compress.groupcode import State, apply_group, code_group
 from ..compress.pipeline import tensor_plan
 from ..compress.qat import FakeQuant
 from ..container.records import CodedGroup
 from ..data import FrameSet
 from ..models.nirvana import make_decoder, pad_size
 from . import distributed
+from .group_progress import GroupProgress
 
 log = logging.getLogger("inr_codec")
 
@@ -147,15 +148,26 @@ class GroupFitter:
             opt.step()
         return {n: p.detach().to("cpu", torch.float32).numpy().copy() for n, p in params.items()}
 
-    def run(self, spans: list[tuple[Span, bool]], chunks) -> list[tuple[CodedGroup, dict]]:
+    def run(self, spans: list[tuple[Span, bool]], chunks, progress: GroupProgress | None = None
+            ) -> list[tuple[CodedGroup, dict]]:
         """Fit this rank's segments; ``chunks`` yields each group's uint8 frames in order (every rank reads
-        the whole video once, keeping only its own groups)."""
+        the whole video once, keeping only its own groups). Groups ``progress`` holds from an earlier run
+        are not fitted again: their decoded state continues the chain (see train/group_progress.py)."""
         world, me = distributed.world_size(), distributed.rank()
         out = []
         net = prev = key_scales = None
         prev_mse = None
         for (span, key), frames in zip(spans, chunks):
             if span.segment % world != me:
+                continue
+            done = progress.done(span.segment, span.index, frames) if progress is not None else None
+            if done is not None:
+                if key:
+                    net = self._net(span.segment)  # its weights are replaced by each group's start anyway
+                    key_scales = {ct.name: ct.scales for ct in done.group.tensors}
+                prev, prev_mse = apply_group(None if key else prev, done.group), done.mse
+                log.info("group %d (segment %d): coded in an earlier run, kept", span.index, span.segment)
+                out.append((done.group, done.stats))
                 continue
             t0 = time.perf_counter()
             target = FrameSet(frames, self.pad_h, self.pad_w, self.device)
@@ -186,13 +198,16 @@ class GroupFitter:
                      "" if change is None else f" (change {change:.2f})", stats["psnr"], stats["bytes"],
                      stats["seconds"])
             out.append((group, stats))
+            if progress is not None:
+                progress.record(span.segment, group, stats, prev_mse, frames)
         return out
 
 
-def fit_groups(chunks, num_frames: int, arch: dict, cfg, device: torch.device) -> tuple[list[CodedGroup], list[dict]]:
+def fit_groups(chunks, num_frames: int, arch: dict, cfg, device: torch.device, progress: GroupProgress | None = None
+               ) -> tuple[list[CodedGroup], list[dict]]:
     """Every group of the video, coded, in order (on rank 0; the other ranks get ([], []))."""
     spans = plan_groups(num_frames, arch["gop"], arch["segment"])
-    mine = GroupFitter(arch, cfg.model, cfg.compress, device, int(cfg.seed)).run(spans, chunks)
+    mine = GroupFitter(arch, cfg.model, cfg.compress, device, int(cfg.seed)).run(spans, chunks, progress)
     gathered = distributed.gather_to_main(mine)
     if gathered is None:
         return [], []

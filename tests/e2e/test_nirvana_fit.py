@@ -52,11 +52,15 @@ def test_fit_decode_and_frames(tiny_clip, tmp_path):
                                                                  "bytes": info["groups"][1]["bytes"]}
 
 
-def test_resume_is_refused(tiny_clip, tmp_path):
-    s = api.fit(tiny_clip, NV + ["model.key_steps=2", "model.steps=2"], outputs_root=tmp_path / "o",
-                show_progress=False)
-    with pytest.raises(Exception, match="--resume does not apply to model=nirvana"):
-        api.fit(None, [], resume=s["run_dir"], show_progress=False)
+def test_resume_of_a_finished_run_fits_nothing_and_writes_the_same_file(tiny_clip, tmp_path):
+    """Every group is kept in the run directory (some coded as all-zero residuals: empty payloads)."""
+    s = api.fit(tiny_clip, NV + ["model.key_steps=2", "model.steps=2"], out=tmp_path / "m.bin",
+                outputs_root=tmp_path / "o", show_progress=False)
+    first = (tmp_path / "m.bin").read_bytes()
+    (tmp_path / "m.bin").unlink()
+    again = api.fit(None, [], resume=s["run_dir"], show_progress=False)
+    assert (tmp_path / "m.bin").read_bytes() == first and again["psnr"] == s["psnr"]
+    assert "coded in an earlier run, kept" in (Path(s["run_dir"]) / "fit.log").read_text()
 
 
 def _cli(args, nproc, cwd):
