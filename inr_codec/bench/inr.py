@@ -32,7 +32,7 @@ def load_points(files: list[Path]) -> list[dict]:
     for f in files:
         try:
             s = json.loads(Path(f).read_text())
-            points.append({"summary": str(f), "bpp": float(s["bpp"]), "psnr": float(s["psnr"]),
+            points.append({"summary": str(f), "bpp": float(s["bpp"]), "psnr": None if s["psnr"] is None else float(s["psnr"]),  # measure=none
                            "bytes": int(s["bytes"]), "frames": int(s["frames"]), "width": int(s["width"]),
                            "height": int(s["height"]), "model": s.get("model", "?"), "bits": s.get("bits"),
                            "file": s.get("file"), "epochs": s.get("epochs"), "params": s.get("params"),

@@ -39,6 +39,9 @@ def _inr_metrics(point: dict, video, metrics, lpips_net, device) -> dict:
     from inr_codec import container
     from inr_codec.decode.reference import decode_batches
     f = point.get("file")
+    if (not f or not Path(f).is_file()) and point["psnr"] is None:
+        raise InputError(f"{point['summary']}: its model file {f} is gone and the fit did not measure it "
+                         "(measure=none); give summaries whose model.bin is still there")
     if not f or not Path(f).is_file():
         log.warning("%s: model file %s not found; using the summary's PSNR only", point["summary"], f)
         return {"psnr": point["psnr"]}
