@@ -20,10 +20,13 @@ def save_checkpoint(path: Path, state: dict) -> None:
     temporary file behind."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        for stale in path.parent.glob(f"{_TMP_PREFIX}*{_TMP_SUFFIX}"):  # left by a killed run
+        # Temporaries are named after their checkpoint: processes writing other checkpoints of the same
+        # folder at the same time (NIRVANA's segments under torchrun) never remove each other's.
+        prefix = f"{_TMP_PREFIX}{path.name}-"
+        for stale in path.parent.glob(f"{prefix}*{_TMP_SUFFIX}"):  # left by a killed run
             with contextlib.suppress(OSError):
                 stale.unlink()
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=_TMP_SUFFIX)
     except OSError as e:
         raise InputError(f"cannot write checkpoint {path}: {e.strerror or e}") from None
     try:
