@@ -178,7 +178,7 @@ def _residual_payloads(frames, **options):
     """Bytes per tensor of a residual group fitted (conv head, 6 bits) on a key group's decoded weights."""
     mcfg = OmegaConf.merge(compose(["model=nirvana"]).model,
                            {"gop": 3, "patch": 4, "hidden": 8, "grid_ch": 4, "grid_t": 2, "pe_levels": 3, "batch": 0,
-                            "residual_lr": 3e-3, **options})
+                            "residual_lr": 3e-3, "residual_bits": 6, **options})
     ccfg = compose(["model=nirvana"]).compress
     arch = Nirvana.solve_arch(mcfg, 6, 16, 16)
     fitter = GroupFitter(arch, mcfg, ccfg, torch.device("cpu"), 0)
@@ -200,9 +200,9 @@ def test_rate_options_make_residual_groups_smaller():
     y, x = np.arange(16)[None, :, None], np.arange(16)[None, None, :]
     frames = np.stack([127 + 100 * np.sin(0.4 * x + 0.5 * t + 0 * y), 127 + 100 * np.cos(0.3 * y - 0.6 * t + 0 * x),
                        127 + 60 * np.sin(0.2 * (x + y) + 0.3 * t)], axis=-1).round().astype(np.uint8)
-    free, free_symbols = _residual_payloads(frames)
+    free, free_symbols = _residual_payloads(frames, residual_train="all")
     content, symbols = _residual_payloads(frames, residual_train="content")
-    penalised, penalised_symbols = _residual_payloads(frames, residual_l1=0.05)
+    penalised, penalised_symbols = _residual_payloads(frames, residual_train="all", residual_l1=0.05)
     decoder = [n for n in symbols if not n.startswith(CONTENT)]
     assert decoder and all(not symbols[n].any() and content[n] == 0 for n in decoder)
     assert any(free_symbols[n].any() for n in decoder)
