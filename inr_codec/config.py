@@ -113,6 +113,7 @@ RULES = {
     "model.residual_lr": ("num", 1e-12, 10.0, False),
     "model.residual_bits": ("int", 2, 16, False),
     "model.batch": ("int", 0, 10**6, False),
+    "model.residual_l1": ("num", 0.0, 1e6, False),
     "data.start": ("int", 0, 10**9, False),
     "data.max_frames": ("int", 1, 10**9, True),
     "data.width": ("int", 1, 1 << 16, True),

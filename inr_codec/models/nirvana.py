@@ -33,6 +33,7 @@ from .layers import OutputHead, UpBlock
 from .registry import register
 
 HEADS = ("mlp", "conv")  # stored in the file as their index
+RESIDUAL_TRAIN = ("all", "content")  # what a residual group trains (train/groups.py)
 
 
 def fourier(c: torch.Tensor, levels: int) -> torch.Tensor:
@@ -156,6 +157,9 @@ class Nirvana(INRModel):
             raise InputError(f"model.head={head} is unknown; use mlp or conv")
         if head == "conv" and (p < 2 or p & (p - 1) or int(cfg.get("grid_ch", 0)) < 1):
             raise InputError(f"model.head=conv needs model.patch a power of two >= 2 (got {p}) and model.grid_ch >= 1")
+        train = cfg.get("residual_train", "all")  # checked here, before any work; not stored (decoding needs none)
+        if train not in RESIDUAL_TRAIN:
+            raise InputError(f"model.residual_train={train} is unknown; use all or content")
         return {"gop": int(cfg["gop"]), "segment": int(cfg["segment"]), "patch": p,
                 "pe_levels": int(cfg["pe_levels"]), "hidden": int(cfg["hidden"]), "layers": int(cfg["layers"]),
                 "grid_h": -(-height // p), "grid_w": -(-width // p),

@@ -69,6 +69,21 @@ def residual_bits(mcfg, ccfg, change: float) -> int:
     return max(2, min(bits, int(ccfg.bits)))
 
 
+CONTENT = ("grid", "time.")  # the tensors that hold a group's frames: its grid (or tile codes) and the time input
+
+
+def trains(name: str, mcfg) -> bool:
+    """Whether a residual group trains tensor ``name``: every tensor with ``model.residual_train=all``; with
+    ``content`` only the group's own code (CONTENT), the shared decoder keeps the previous group's weights,
+    so its residual is all zero symbols (a few bytes per tensor in the file)."""
+    return str(mcfg.get("residual_train", "all")) == "all" or name.startswith(CONTENT)
+
+
+def _inverse(step: torch.Tensor) -> torch.Tensor:
+    """1 / the residual grid's step; 0 where the step is 0 (that channel is held at zero anyway)."""
+    return torch.where(step > 0, 1.0 / step.clamp_min(1e-30), torch.zeros_like(step))
+
+
 class GroupFitter:
     """Fits and codes the groups of the segments one rank owns."""
 
@@ -127,7 +142,13 @@ class GroupFitter:
                     p.copy_(base[n])
         quants = self._quants(params, bits, key_scales)
         lr = float(self.mcfg.lr if prev is None else self.mcfg.residual_lr)  # small steps: small residuals
-        opt = torch.optim.Adam(params.values(), lr=lr)
+        trained = params if prev is None else {n: p for n, p in params.items() if trains(n, self.mcfg)}
+        for n, p in params.items():
+            p.requires_grad_(n in trained)  # frozen tensors: no weight gradients to compute
+        opt = torch.optim.Adam(trained.values(), lr=lr)
+        l1 = 0.0 if prev is None else float(self.mcfg.get("residual_l1", 0.0))
+        inv_step = {n: _inverse(quants[n].scale) for n in trained} if l1 else {}
+        count = sum(p.numel() for n, p in trained.items()) or 1
         t = torch.arange(len(target), device=self.device)
         y = target.crop(target.batch(t))
         batch = int(self.mcfg.get("batch", 0))
@@ -143,6 +164,8 @@ class GroupFitter:
                 ts, ys = t[pick.to(self.device)], y[pick.to(self.device)]
             pred = functional_call(net, self._effective(params, base, quants), (ts,))
             loss = F.mse_loss(target.crop(pred), ys)
+            if l1:  # rate proxy: the residual's symbol magnitudes, mostly pulled to zero (nearly free to code)
+                loss = loss + l1 / count * sum(((p - base[n]) * inv_step[n]).abs().sum() for n, p in trained.items())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # 6 frames in groups of 2, 2 groups per segment: groups 0 (key), 1 (residual), 2 (key); a few steps each.
 NV = ["model=nirvana", "device=cpu", "model.head=mlp", "model.grid_ch=0", "model.batch=0", "model.gop=2",
       "model.segment=2", "model.patch=4", "model.hidden=16", "model.layers=2", "model.pe_levels=4",
-      "model.key_steps=150", "model.steps=60"]
+      "model.key_steps=150", "model.steps=60", "model.residual_train=all", "model.residual_lr=1e-3"]
 
 
 def test_fit_decode_and_frames(tiny_clip, tmp_path):
@@ -93,13 +93,17 @@ def test_two_processes_write_the_same_file_as_one(tiny_clip, tmp_path):
 def test_conv_head_fit_decode_and_frames(tiny_clip, tmp_path):
     """model.head=conv (the default): the upsampling decoder per group goes through the same file, residuals
     and --frames."""
-    conv = [o for o in NV if not o.startswith(("model.head", "model.grid_ch", "model.batch", "model.key_steps"))]
+    conv = [o for o in NV if not o.startswith(("model.head", "model.grid_ch", "model.batch", "model.key_steps",
+                                               "model.residual_"))]  # the conv head's residual defaults
     conv += ["model.head=conv", "model.grid_ch=4", "model.grid_t=2", "model.batch=1", "model.key_steps=80",
              "model.steps=20"]
     s = api.fit(tiny_clip, conv, out=tmp_path / "m.bin", outputs_root=tmp_path / "o", show_progress=False)
     cm = container.read(tmp_path / "m.bin")
     assert cm.model["head"] == 1 and [g.key for g in cm.groups] == [True, False, True]
-    assert "blocks.1.conv.weight" in {t.name for t in cm.groups[1].tensors}  # log2(patch=4) = 2 stages
+    residual = {t.name: t for t in cm.groups[1].tensors}
+    assert "blocks.1.conv.weight" in residual  # log2(patch=4) = 2 stages
+    # model.residual_train=content: the decoder's residuals are all zero symbols (one-entry table, no payload)
+    assert residual["blocks.1.conv.weight"].payload == b"" and len(residual["grid"].payload) > 0
     assert api.measure_file(cm, read_video(tiny_clip).frames, "cpu", ("psnr",))["psnr"] == pytest.approx(s["psnr"])
     assert s["psnr"] > 15
     full = np.concatenate(list(decode_batches(cm)))

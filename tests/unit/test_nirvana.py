@@ -17,8 +17,9 @@ from inr_codec.container import format as fmt
 from inr_codec.container.records import CompressedModel, VideoMeta
 from inr_codec.decode.groups import GroupChain, decode_batches
 from inr_codec.errors import ContainerError, InputError
-from inr_codec.models.nirvana import Nirvana, PatchDecoder, pad_size
-from inr_codec.train.groups import plan_groups, residual_bits
+from inr_codec.data import FrameSet
+from inr_codec.models.nirvana import Nirvana, PatchDecoder, make_decoder, pad_size
+from inr_codec.train.groups import CONTENT, GroupFitter, plan_groups, residual_bits
 
 ARCH = Nirvana.solve_arch({"gop": 3, "segment": 2, "patch": 4, "pe_levels": 3, "hidden": 8, "layers": 2}, 8, 10, 13)
 
@@ -153,6 +154,7 @@ def test_plan_and_residual_bits():
     ("model.batch=-1", "model.batch=-1 is invalid"),
     ("model.residual_bits=9", "exceeds compress.bits"),
     ("model.adapt_bits=maybe", "model.adapt_bits=maybe must be true or false"),
+    ("model.residual_l1=-1", "model.residual_l1=-1 is invalid"),
     ("compress.prune=0.2", "does not apply to model=nirvana"),
     ("train.budget_s=10", "does not apply to model=nirvana"),
 ])
@@ -164,3 +166,46 @@ def test_config_rules(override, message):
 def test_unknown_head_is_refused():
     with pytest.raises(InputError, match="model.head=cnn is unknown"):
         Nirvana.solve_arch({**OmegaConf.to_container(compose(["model=nirvana"]).model), "head": "cnn"}, 8, 16, 16)
+
+
+def test_unknown_residual_train_is_refused():
+    with pytest.raises(InputError, match="model.residual_train=grid is unknown"):
+        Nirvana.solve_arch({**OmegaConf.to_container(compose(["model=nirvana"]).model), "residual_train": "grid"},
+                           8, 16, 16)
+
+
+def _residual_payloads(frames, **options):
+    """Bytes per tensor of a residual group fitted (conv head, 6 bits) on a key group's decoded weights."""
+    mcfg = OmegaConf.merge(compose(["model=nirvana"]).model,
+                           {"gop": 3, "patch": 4, "hidden": 8, "grid_ch": 4, "grid_t": 2, "pe_levels": 3, "batch": 0,
+                            "residual_lr": 3e-3, "residual_bits": 6, **options})
+    ccfg = compose(["model=nirvana"]).compress
+    arch = Nirvana.solve_arch(mcfg, 6, 16, 16)
+    fitter = GroupFitter(arch, mcfg, ccfg, torch.device("cpu"), 0)
+    key_set, next_set = (FrameSet(f, 16, 16) for f in (frames[:3], frames[3:]))
+    net = fitter._net(0)
+    plan = lambda name, ndim: fitter.plan(name, ndim, None, None)  # noqa: E731
+    key, state = code_group(0, 0, 3, fitter.fit_group(net, key_set, None, None, None, 30), None, plan)
+    scales = {ct.name: ct.scales for ct in key.tensors}
+    weights = fitter.fit_group(make_decoder(arch), next_set, state, 6, scales, 30)
+    group, _ = code_group(1, 3, 3, weights, state, lambda name, ndim: fitter.plan(name, ndim, 6, scales))
+    symbols = {ct.name: decode_symbols(ct) for ct in group.tensors}
+    return {ct.name: len(ct.payload) for ct in group.tensors}, symbols
+
+
+def test_rate_options_make_residual_groups_smaller():
+    """residual_train=content leaves the decoder's residual all zero symbols (empty payloads); residual_l1 pulls
+    symbols to zero: both cost fewer bytes than training every tensor freely."""
+    t = np.arange(6)[:, None, None]
+    y, x = np.arange(16)[None, :, None], np.arange(16)[None, None, :]
+    frames = np.stack([127 + 100 * np.sin(0.4 * x + 0.5 * t + 0 * y), 127 + 100 * np.cos(0.3 * y - 0.6 * t + 0 * x),
+                       127 + 60 * np.sin(0.2 * (x + y) + 0.3 * t)], axis=-1).round().astype(np.uint8)
+    free, free_symbols = _residual_payloads(frames, residual_train="all")
+    content, symbols = _residual_payloads(frames, residual_train="content")
+    penalised, penalised_symbols = _residual_payloads(frames, residual_train="all", residual_l1=0.05)
+    decoder = [n for n in symbols if not n.startswith(CONTENT)]
+    assert decoder and all(not symbols[n].any() and content[n] == 0 for n in decoder)
+    assert any(free_symbols[n].any() for n in decoder)
+    assert sum(content.values()) < 0.6 * sum(free.values())
+    zeros = [sum(int((s == 0).sum()) for s in d.values()) for d in (free_symbols, penalised_symbols)]
+    assert zeros[1] > zeros[0] and sum(penalised.values()) < sum(free.values())
