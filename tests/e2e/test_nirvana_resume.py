@@ -76,3 +76,23 @@ def test_resume_with_other_settings_is_refused_and_changes_nothing(straight, tmp
     with pytest.raises(InputError, match="cannot resume: .*segment_00000.pt was made with other settings"):
         api.fit(resume=run_dir, overrides=["model.steps=21"], show_progress=False)
     assert (run_dir / "config.yaml").read_text() == before
+
+
+def test_ctrl_c_during_a_segment_file_write_counts_only_the_saved_groups(straight, tmp_path, monkeypatch):
+    import inr_codec.train.group_progress as gp
+    clip, want, _ = straight
+    real, calls = gp.save_checkpoint, []
+
+    def save(path, state):  # the third write (group 2's) is interrupted: segment_00000.pt keeps groups 0 and 1
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        real(path, state)
+
+    monkeypatch.setattr(gp, "save_checkpoint", save)
+    with pytest.raises(FitInterrupted, match=r"after 2 coded group\(s\) of 6"):
+        api.fit(clip, NV, out=tmp_path / "m.bin", outputs_root=tmp_path / "o", show_progress=False)
+    monkeypatch.undo()
+    (run_dir,) = (tmp_path / "o").glob("*/*")
+    api.fit(resume=run_dir, show_progress=False)
+    assert (tmp_path / "m.bin").read_bytes() == want
