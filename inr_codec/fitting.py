@@ -207,12 +207,7 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
                  "%d processes, on %s", __version__, video_path, w, h, n, fps, arch["gop"], distributed.world_size(),
                  device)
         t0 = time.perf_counter()
-        try:
-            groups, stats = fit_groups(chunks(stream), n, arch, cfg, device, progress)
-        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: every group coded so far is in the run directory
-            raise FitInterrupted(f"fit interrupted after {progress.count()} coded group(s) of "
-                                 f"{-(-n // arch['gop'])}, kept in {run_dir / 'checkpoints'}; continue with: "
-                                 f"inrcodec fit --resume {run_dir}") from None
+        groups, stats = fit_groups(chunks(stream), n, arch, cfg, device, progress)
         fit_s = time.perf_counter() - t0
         if not main:
             return distributed.broadcast_object(None)
@@ -240,6 +235,10 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
                  "quality not measured (measure=none)" if summary["psnr"] is None else f"PSNR {summary['psnr']:.2f} dB",
                  len(groups))
         return distributed.broadcast_object(summary)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM, fitting or measuring: every group coded so far is kept
+        raise FitInterrupted(f"fit interrupted after {progress.count()} coded group(s) of "
+                             f"{-(-n // arch['gop'])}, kept in {run_dir / 'checkpoints'}; continue with: "
+                             f"inrcodec fit --resume {run_dir}") from None
     finally:
         if handler is not None:
             detach_log(handler)

@@ -96,3 +96,19 @@ def test_ctrl_c_during_a_segment_file_write_counts_only_the_saved_groups(straigh
     (run_dir,) = (tmp_path / "o").glob("*/*")
     api.fit(resume=run_dir, show_progress=False)
     assert (tmp_path / "m.bin").read_bytes() == want
+
+
+def test_ctrl_c_while_measuring_the_written_file_says_how_to_resume(straight, tmp_path, monkeypatch):
+    import inr_codec.fitting
+    clip, want, s0 = straight
+
+    def measure(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(inr_codec.fitting, "measure_file_stream", measure)
+    with pytest.raises(FitInterrupted, match=r"after 6 coded group\(s\) of 6.*--resume"):
+        api.fit(clip, NV, out=tmp_path / "m.bin", outputs_root=tmp_path / "o", show_progress=False)
+    monkeypatch.undo()
+    (run_dir,) = (tmp_path / "o").glob("*/*")
+    assert api.fit(resume=run_dir, show_progress=False)["psnr"] == s0["psnr"]  # nothing fitted again
+    assert (tmp_path / "m.bin").read_bytes() == want
