@@ -112,3 +112,22 @@ def test_ctrl_c_while_measuring_the_written_file_says_how_to_resume(straight, tm
     (run_dir,) = (tmp_path / "o").glob("*/*")
     assert api.fit(resume=run_dir, show_progress=False)["psnr"] == s0["psnr"]  # nothing fitted again
     assert (tmp_path / "m.bin").read_bytes() == want
+
+
+def test_resume_on_a_changed_video_is_refused_and_keeps_the_runs_config(tmp_path, monkeypatch):
+    from fractions import Fraction
+    from inr_codec.io import Video, write_video
+    from tests.conftest import moving_gradient
+    frames, clip = moving_gradient(), tmp_path / "tiny.mkv"
+    write_video(Video(frames, Fraction(30)), str(clip), pix_fmt="rgb")
+    _interrupt_at(monkeypatch, 4)
+    with pytest.raises(FitInterrupted):
+        api.fit(clip, NV, outputs_root=tmp_path / "o", show_progress=False)
+    monkeypatch.undo()
+    (run_dir,) = (tmp_path / "o").glob("*/*")
+    before = (run_dir / "config.yaml").read_text()
+    frames[3] = 255 - frames[3]  # group 3 (saved, a segment's key) is no longer what was fitted
+    write_video(Video(frames, Fraction(30)), str(clip), pix_fmt="rgb")
+    with pytest.raises(InputError, match=r"the frames of group 3 differ .*\(the video changed\)"):
+        api.fit(resume=run_dir, overrides=["measure=none"], show_progress=False)
+    assert (run_dir / "config.yaml").read_text() == before
