@@ -197,22 +197,24 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
                    "compress": OmegaConf.to_container(cfg.compress, resolve=True)}
     progress = GroupProgress(run_dir, fingerprint, resume=resume_dir is not None)
     progress.check()  # a refused resume leaves the run directory as it was
-    if main:
-        write_yaml(run_dir / "config.yaml", {"video": str(video_path.resolve()), "overrides": overrides,
-                                             "out": str(out_path) if out_path else None, "version": __version__,
-                                             "config": OmegaConf.to_container(cfg, resolve=True)})
+
+    def save_config() -> None:
+        if main:
+            write_yaml(run_dir / "config.yaml", {"video": str(video_path.resolve()), "overrides": overrides,
+                                                 "out": str(out_path) if out_path else None, "version": __version__,
+                                                 "config": OmegaConf.to_container(cfg, resolve=True)})
+
+    if resume_dir is None:
+        save_config()
     handler = attach_log(run_dir) if main else None
     try:
         log.info("inrcodec %s: fitting %s (%dx%d, %d frames, %s fps) with nirvana in groups of %d frames, "
                  "%d processes, on %s", __version__, video_path, w, h, n, fps, arch["gop"], distributed.world_size(),
                  device)
         t0 = time.perf_counter()
-        try:
-            groups, stats = fit_groups(chunks(stream), n, arch, cfg, device, progress)
-        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: every group coded so far is in the run directory
-            raise FitInterrupted(f"fit interrupted after {progress.count()} coded group(s) of "
-                                 f"{-(-n // arch['gop'])}, kept in {run_dir / 'checkpoints'}; continue with: "
-                                 f"inrcodec fit --resume {run_dir}") from None
+        groups, stats = fit_groups(chunks(stream), n, arch, cfg, device, progress)
+        if resume_dir is not None:  # only now: a resume refused on the way (the video changed) leaves it as it was
+            save_config()
         fit_s = time.perf_counter() - t0
         if not main:
             return distributed.broadcast_object(None)
@@ -240,6 +242,12 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
                  "quality not measured (measure=none)" if summary["psnr"] is None else f"PSNR {summary['psnr']:.2f} dB",
                  len(groups))
         return distributed.broadcast_object(summary)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM, fitting or measuring: every group coded so far is kept
+        if resume_dir is not None:
+            save_config()  # the next resume continues with this one's overrides
+        raise FitInterrupted(f"fit interrupted after {progress.count()} coded group(s) of "
+                             f"{-(-n // arch['gop'])}, kept in {run_dir / 'checkpoints'}; continue with: "
+                             f"inrcodec fit --resume {run_dir}") from None
     finally:
         if handler is not None:
             detach_log(handler)

@@ -42,7 +42,8 @@ COLUMNS = ["job", "overrides", "model", "params", "bits", "prune", "bytes", "bpp
 def write_results(folder, jobs: list[list[str]], summaries: list[dict]) -> tuple[str, str | None]:
     """One CSV row per job (bpp, PSNR, MS-SSIM, ...) and an RD plot PNG; returns their paths.
 
-    The plot needs matplotlib; without it the CSV is still written and the plot path is None.
+    The plot needs matplotlib and a measured job (measure=none measures none); without them the CSV
+    is still written and the plot path is None.
     """
     import csv
     from pathlib import Path
@@ -66,6 +67,8 @@ def write_results(folder, jobs: list[list[str]], summaries: list[dict]) -> tuple
                                   {"kind": "inr", "bpp": [], "psnr": []})
             c["bpp"].append(s["bpp"])
             c["psnr"].append(s["psnr"])
+        if not curves:  # every job so far ran with measure=none: an empty plot would say nothing
+            return str(csv_path), None
         rd_plot(png, [dict(c, label=k) for k, c in curves.items()], "psnr", title="inrcodec sweep")
         return str(csv_path), str(png)
     except InputError:  # matplotlib missing

@@ -104,12 +104,13 @@ class GroupProgress:
 
     def record(self, segment: int, group: CodedGroup, stats: dict, mse: float, frames: np.ndarray) -> None:
         """Add a freshly coded group to its segment's file (rewritten atomically)."""
-        entries = self._load(segment)
-        entries.append({"group": _pack(group), "stats": dict(stats), "mse": float(mse),
-                        "digest": frames_digest(frames)})
+        entries = self._load(segment) + [{"group": _pack(group), "stats": dict(stats), "mse": float(mse),
+                                          "digest": frames_digest(frames)}]
         if self.folder is not None and self.folder.parent.is_dir():  # a rank without the run directory keeps none
             save_checkpoint(self._path(segment), {"format": FORMAT, "fingerprint": self.fingerprint,
                                                   "groups": entries})
+        # Only now: Ctrl-C during the write leaves the file as it was, and count() must say so.
+        self._entries[segment] = entries
 
     def count(self) -> int:
         """Groups saved so far (in this process's view)."""

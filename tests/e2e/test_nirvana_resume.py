@@ -76,3 +76,58 @@ def test_resume_with_other_settings_is_refused_and_changes_nothing(straight, tmp
     with pytest.raises(InputError, match="cannot resume: .*segment_00000.pt was made with other settings"):
         api.fit(resume=run_dir, overrides=["model.steps=21"], show_progress=False)
     assert (run_dir / "config.yaml").read_text() == before
+
+
+def test_ctrl_c_during_a_segment_file_write_counts_only_the_saved_groups(straight, tmp_path, monkeypatch):
+    import inr_codec.train.group_progress as gp
+    clip, want, _ = straight
+    real, calls = gp.save_checkpoint, []
+
+    def save(path, state):  # the third write (group 2's) is interrupted: segment_00000.pt keeps groups 0 and 1
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        real(path, state)
+
+    monkeypatch.setattr(gp, "save_checkpoint", save)
+    with pytest.raises(FitInterrupted, match=r"after 2 coded group\(s\) of 6"):
+        api.fit(clip, NV, out=tmp_path / "m.bin", outputs_root=tmp_path / "o", show_progress=False)
+    monkeypatch.undo()
+    (run_dir,) = (tmp_path / "o").glob("*/*")
+    api.fit(resume=run_dir, show_progress=False)
+    assert (tmp_path / "m.bin").read_bytes() == want
+
+
+def test_ctrl_c_while_measuring_the_written_file_says_how_to_resume(straight, tmp_path, monkeypatch):
+    import inr_codec.fitting
+    clip, want, s0 = straight
+
+    def measure(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(inr_codec.fitting, "measure_file_stream", measure)
+    with pytest.raises(FitInterrupted, match=r"after 6 coded group\(s\) of 6.*--resume"):
+        api.fit(clip, NV, out=tmp_path / "m.bin", outputs_root=tmp_path / "o", show_progress=False)
+    monkeypatch.undo()
+    (run_dir,) = (tmp_path / "o").glob("*/*")
+    assert api.fit(resume=run_dir, show_progress=False)["psnr"] == s0["psnr"]  # nothing fitted again
+    assert (tmp_path / "m.bin").read_bytes() == want
+
+
+def test_resume_on_a_changed_video_is_refused_and_keeps_the_runs_config(tmp_path, monkeypatch):
+    from fractions import Fraction
+    from inr_codec.io import Video, write_video
+    from tests.conftest import moving_gradient
+    frames, clip = moving_gradient(), tmp_path / "tiny.mkv"
+    write_video(Video(frames, Fraction(30)), str(clip), pix_fmt="rgb")
+    _interrupt_at(monkeypatch, 4)
+    with pytest.raises(FitInterrupted):
+        api.fit(clip, NV, outputs_root=tmp_path / "o", show_progress=False)
+    monkeypatch.undo()
+    (run_dir,) = (tmp_path / "o").glob("*/*")
+    before = (run_dir / "config.yaml").read_text()
+    frames[3] = 255 - frames[3]  # group 3 (saved, a segment's key) is no longer what was fitted
+    write_video(Video(frames, Fraction(30)), str(clip), pix_fmt="rgb")
+    with pytest.raises(InputError, match=r"the frames of group 3 differ .*\(the video changed\)"):
+        api.fit(resume=run_dir, overrides=["measure=none"], show_progress=False)
+    assert (run_dir / "config.yaml").read_text() == before
