@@ -124,9 +124,12 @@ class GroupFitter:
     @torch.no_grad()
     def mse(self, net: torch.nn.Module, state: State, target: FrameSet) -> float:
         weights = {n: torch.from_numpy(a).to(self.device) for n, a in state.items()}
-        t = torch.arange(len(target), device=self.device)
-        pred = functional_call(net, weights, (t,))
-        return float(F.mse_loss(target.crop(pred), target.crop(target.batch(t))))
+        total, chunk = 0.0, 8  # a few frames at a time: a whole group's activations at 1080p are gigabytes
+        for s in range(0, len(target), chunk):
+            t = torch.arange(s, min(s + chunk, len(target)), device=self.device)
+            pred = functional_call(net, weights, (t,))
+            total += float(F.mse_loss(target.crop(pred), target.crop(target.batch(t)), reduction="sum"))
+        return total / (len(target) * 3 * target.height * target.width)
 
     def fit_group(self, net: torch.nn.Module, target: FrameSet, prev: State | None, bits: int | None,
                   key_scales: dict | None, steps: int, index: int = 0) -> State:
@@ -150,8 +153,9 @@ class GroupFitter:
         inv_step = {n: _inverse(quants[n].scale) for n in trained} if l1 else {}
         count = sum(p.numel() for n, p in trained.items()) or 1
         t = torch.arange(len(target), device=self.device)
-        y = target.crop(target.batch(t))
         batch = int(self.mcfg.get("batch", 0))
+        sampled = 0 < batch < len(target)
+        y = None if sampled else target.crop(target.batch(t))  # sampled: each step's frames only (uint8 otherwise)
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + 7919 * index)
         warm = max(1, steps // 20)
         for step in range(steps):
@@ -159,9 +163,9 @@ class GroupFitter:
             for g in opt.param_groups:
                 g["lr"] = lr * scale
             ts, ys = t, y
-            if 0 < batch < len(target):
-                pick = torch.randperm(len(target), generator=gen)[:batch]
-                ts, ys = t[pick.to(self.device)], y[pick.to(self.device)]
+            if sampled:
+                ts = t[torch.randperm(len(target), generator=gen)[:batch].to(self.device)]
+                ys = target.crop(target.batch(ts))
             pred = functional_call(net, self._effective(params, base, quants), (ts,))
             loss = F.mse_loss(target.crop(pred), ys)
             if l1:  # rate proxy: the residual's symbol magnitudes, mostly pulled to zero (nearly free to code)

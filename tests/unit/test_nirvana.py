@@ -209,3 +209,29 @@ def test_rate_options_make_residual_groups_smaller():
     assert sum(content.values()) < 0.6 * sum(free.values())
     zeros = [sum(int((s == 0).sum()) for s in d.values()) for d in (free_symbols, penalised_symbols)]
     assert zeros[1] > zeros[0] and sum(penalised.values()) < sum(free.values())
+
+
+def test_a_group_is_measured_and_trained_a_few_frames_at_a_time(monkeypatch):
+    """mse() runs the network on at most 8 frames at once, and fit_group with model.batch converts only each
+    step's frames to float: memory follows the batch, not the group (a 48-frame 720p group took 5.6 GiB)."""
+    mcfg = OmegaConf.merge(compose(["model=nirvana"]).model,
+                           {"gop": 20, "patch": 4, "hidden": 8, "grid_ch": 4, "grid_t": 2, "pe_levels": 3, "batch": 4})
+    arch = Nirvana.solve_arch(mcfg, 20, 8, 8)
+    fitter = GroupFitter(arch, mcfg, compose(["model=nirvana"]).compress, torch.device("cpu"), 0)
+    frames = np.random.default_rng(0).integers(0, 256, (20, 8, 8, 3), dtype=np.uint8)
+    target = FrameSet(frames, 8, 8)
+    converted, run = [], []
+    real_batch = FrameSet.batch
+    monkeypatch.setattr(FrameSet, "batch", lambda self, idx: converted.append(len(idx)) or real_batch(self, idx))
+    net = fitter._net(0)
+    net.register_forward_pre_hook(lambda m, args: run.append(len(args[0])))
+    state = fitter.fit_group(net, target, None, None, None, 5)
+    assert converted == [4] * 5 and run == [4] * 5
+    converted.clear(), run.clear()
+    mse = fitter.mse(net, state, target)
+    assert run == [8, 8, 4] and converted == [8, 8, 4]
+    with torch.no_grad():  # the same figure as one pass over the whole group
+        whole = net.__class__(arch)
+        whole.load_state_dict({n: torch.from_numpy(a) for n, a in state.items()})
+        ref = torch.nn.functional.mse_loss(whole(torch.arange(20)), real_batch(target, torch.arange(20)))
+    assert mse == pytest.approx(float(ref), rel=1e-5)
