@@ -30,7 +30,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .records import CodedTensor, VideoMeta
+from .records import CodedGroup, CodedTensor, VideoMeta
 
 MAGIC = b"INRC"
 VERSION_MAJOR = 1
@@ -503,6 +503,12 @@ def tensor_record(name: str, v: dict) -> CodedTensor:
                        coder=CODER_NAMES[v["coder"]], min_symbol=v["min_symbol"],
                        frequencies=np.asarray(v["frequencies"], dtype=np.uint32),
                        payload=v["payload"])
+
+
+def group_record(head: dict, entries: list[tuple[str, dict]]) -> CodedGroup:
+    """The CodedGroup of ``unpack_group``'s result."""
+    return CodedGroup(index=head["index"], start=head["start"], frames=head["frames"], key=bool(head["key"]),
+                      tensors=[tensor_record(n, v) for n, v in entries])
 
 
 def pack(layout, v: dict) -> bytes:

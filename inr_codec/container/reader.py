@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import ContainerError, InputError
 from . import format as fmt
-from .records import CodedGroup, CompressedModel
+from .records import CompressedModel
 
 _FIX = "re-create or re-download it"
 
@@ -92,9 +92,7 @@ def _parse(data, name: str) -> tuple[CompressedModel, list[tuple[str, int]]]:
             elif kind == fmt.KIND_GROUP:
                 head, entries = fmt.unpack_group(payload)
                 heads.append(head)
-                groups.append(CodedGroup(index=head["index"], start=head["start"], frames=head["frames"],
-                                         key=bool(head["key"]),
-                                         tensors=[fmt.tensor_record(n, v) for n, v in entries]))
+                groups.append(fmt.group_record(head, entries))
             elif kind == fmt.KIND_EXTRA:
                 extra = fmt.parse_json(payload)
                 if not extra:

@@ -44,7 +44,8 @@ def _tensor_payload(ct: CodedTensor) -> bytes:
     return fmt.pack(fmt.layout_tensor, v)
 
 
-def _group_payload(g: CodedGroup) -> bytes:
+def group_payload(g: CodedGroup) -> bytes:
+    """A group section's payload (checked); ``format.unpack_group`` + ``format.group_record`` invert it."""
     if not isinstance(g, CodedGroup):
         raise ValueError(f"CompressedModel.groups holds a {type(g).__name__}, not a CodedGroup")
     head = {"index": g.index, "start": g.start, "frames": g.frames, "key": int(bool(g.key))}
@@ -70,7 +71,7 @@ def _serialise(cm: CompressedModel) -> bytes:
         names.add(ct.name)
         sections.append((fmt.KIND_TENSOR, ct.name, payload))
     for g in cm.groups:
-        sections.append((fmt.KIND_GROUP, "", _group_payload(g)))
+        sections.append((fmt.KIND_GROUP, "", group_payload(g)))
     # The preamble is framed with the first section so that section's CRC covers it.
     prefix = fmt.preamble(len(sections), fmt.MINOR_GROUPS if cm.groups else 0)
     parts = []

@@ -20,11 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..container.records import CodedGroup, CodedTensor
+from ..container import format as fmt
+from ..container.records import CodedGroup
+from ..container.writer import group_payload
 from ..errors import InputError
 from .checkpoint import load_checkpoint, save_checkpoint
 
-FORMAT = 1
+FORMAT = 2  # 2: a group is stored as its container section payload
 
 
 def frames_digest(frames: np.ndarray) -> str:
@@ -43,23 +45,15 @@ class Done:
     mse: float
 
 
-def _pack(group: CodedGroup) -> dict:
-    return {"index": group.index, "start": group.start, "frames": group.frames, "key": group.key,
-            "tensors": [{"name": t.name, "shape": list(t.shape), "bits": t.bits, "axis": t.axis,
-                         "scales": torch.from_numpy(np.asarray(t.scales, np.float32).copy()), "coder": t.coder,
-                         "min_symbol": int(t.min_symbol),
-                         "frequencies": torch.from_numpy(np.asarray(t.frequencies).astype(np.int64)),
-                         # a tensor, not bytes: an empty bytes object pickles as a call that weights_only refuses
-                         "payload": torch.from_numpy(np.frombuffer(bytes(t.payload), np.uint8).copy())}
-                        for t in group.tensors]}
+def _pack(group: CodedGroup) -> torch.Tensor:
+    """The group as the container stores it (its section payload), as a tensor: torch's weights_only
+    loader refuses an empty bytes object."""
+    return torch.from_numpy(np.frombuffer(group_payload(group), np.uint8).copy())
 
 
-def _unpack(d: dict) -> CodedGroup:
-    tensors = [CodedTensor(name=t["name"], shape=tuple(t["shape"]), bits=t["bits"], axis=t["axis"],
-                           scales=t["scales"].numpy().astype(np.float32), coder=t["coder"],
-                           min_symbol=t["min_symbol"], frequencies=t["frequencies"].numpy().astype(np.uint32),
-                           payload=t["payload"].numpy().tobytes()) for t in d["tensors"]]
-    return CodedGroup(index=d["index"], start=d["start"], frames=d["frames"], key=d["key"], tensors=tensors)
+def _unpack(section: torch.Tensor) -> CodedGroup:
+    """Inverse of :func:`_pack`, every field checked as when reading model.bin (fmt.Malformed if damaged)."""
+    return fmt.group_record(*fmt.unpack_group(section.numpy().tobytes()))
 
 
 class GroupProgress:
@@ -95,16 +89,21 @@ class GroupProgress:
     def done(self, segment: int, index: int, frames: np.ndarray) -> Done | None:
         """The saved result of group ``index`` of ``segment``, or None if it is still to be fitted."""
         for e in self._load(segment):
-            if e["group"]["index"] == index:
+            if e["index"] == index:
                 if e["digest"] != frames_digest(frames):
                     raise InputError(f"cannot resume: the frames of group {index} differ from the ones fitted "
                                      "before (the video changed); fit again without --resume")
-                return Done(_unpack(e["group"]), dict(e["stats"]), float(e["mse"]))
+                try:
+                    group = _unpack(e["group"])
+                except fmt.Malformed as err:
+                    raise InputError(f"cannot resume: group {index} in {self._path(segment)} is damaged "
+                                     f"({err.problem}); fit again without --resume") from None
+                return Done(group, dict(e["stats"]), float(e["mse"]))
         return None
 
     def record(self, segment: int, group: CodedGroup, stats: dict, mse: float, frames: np.ndarray) -> None:
         """Add a freshly coded group to its segment's file (rewritten atomically)."""
-        entries = self._load(segment) + [{"group": _pack(group), "stats": dict(stats), "mse": float(mse),
+        entries = self._load(segment) + [{"index": group.index, "group": _pack(group), "stats": dict(stats), "mse": float(mse),
                                           "digest": frames_digest(frames)}]
         if self.folder is not None and self.folder.parent.is_dir():  # a rank without the run directory keeps none
             save_checkpoint(self._path(segment), {"format": FORMAT, "fingerprint": self.fingerprint,

@@ -182,52 +182,52 @@ class GroupFitter:
         are not fitted again: their decoded state continues the chain (see train/group_progress.py)."""
         world, me = distributed.world_size(), distributed.rank()
         out = []
-        net = prev = key_scales = None
-        prev_mse = None
+        net = prev = key_scales = prev_mse = None
         for (span, key), frames in zip(spans, chunks):
             if span.segment % world != me:
                 continue
+            if key:  # a fresh network; a residual group starts from the previous group's decoded weights
+                net, prev, key_scales = self._net(span.segment), None, None
             done = progress.done(span.segment, span.index, frames) if progress is not None else None
-            if done is not None:
-                if key:
-                    net = self._net(span.segment)  # its weights are replaced by each group's start anyway
-                    key_scales = {ct.name: ct.scales for ct in done.group.tensors}
-                prev, prev_mse = apply_group(None if key else prev, done.group), done.mse
-                log.info("group %d (segment %d): coded in an earlier run, kept", span.index, span.segment)
-                out.append((done.group, done.stats))
-                continue
-            t0 = time.perf_counter()
-            target = FrameSet(frames, self.pad_h, self.pad_w, self.device)
-            if key:
-                net, prev, bits, change = self._net(span.segment), None, None, None
-                steps = int(self.mcfg.key_steps)
+            if done is None:
+                group, stats, prev, prev_mse = self._code(net, span, key, frames, prev, prev_mse, key_scales)
+                if progress is not None:
+                    progress.record(span.segment, group, stats, prev_mse, frames)
             else:
-                change = self.mse(net, prev, target) / max(prev_mse, 1e-12)
-                bits, steps = residual_bits(self.mcfg, self.ccfg, change), int(self.mcfg.steps)
-            weights = self.fit_group(net, target, prev, bits, key_scales, steps, span.index)
-
-            def plan(name, ndim, bits=bits, key_scales=key_scales):
-                return self.plan(name, ndim, bits, key_scales)
-
-            group, prev = code_group(span.index, span.start, span.frames, weights, prev if not key else None, plan)
+                group, stats = done.group, done.stats
+                prev, prev_mse = apply_group(prev, group), done.mse
+                log.info("group %d (segment %d): coded in an earlier run, kept", span.index, span.segment)
             if key:
                 key_scales = {ct.name: ct.scales for ct in group.tensors}
-            prev_mse = self.mse(net, prev, target)
-            stats = {"index": span.index, "segment": span.segment, "key": key, "steps": steps,
-                     "bits": bits if bits is not None else int(self.ccfg.bits),
-                     "change": None if change is None else round(change, 3),
-                     "psnr": round(-10 * math.log10(max(prev_mse, 1e-12)), 3),
-                     "bytes": sum(len(ct.payload) for ct in group.tensors),
-                     "seconds": round(time.perf_counter() - t0, 2)}
-            log.info("group %d (segment %d, %s, frames %d-%d): %d steps, %s bits%s, PSNR %.2f dB (decoded weights), "
-                     "%d payload bytes, %.1f s", span.index, span.segment, "key" if key else "residual",
-                     span.start, span.start + span.frames - 1, steps, stats["bits"],
-                     "" if change is None else f" (change {change:.2f})", stats["psnr"], stats["bytes"],
-                     stats["seconds"])
             out.append((group, stats))
-            if progress is not None:
-                progress.record(span.segment, group, stats, prev_mse, frames)
         return out
+
+    def _code(self, net: torch.nn.Module, span: Span, key: bool, frames: np.ndarray, prev: State | None,
+              prev_mse: float | None, key_scales: dict | None) -> tuple[CodedGroup, dict, State, float]:
+        """Fit and code one group: (the group, its stats, its decoded weights, their MSE on the group)."""
+        t0 = time.perf_counter()
+        target = FrameSet(frames, self.pad_h, self.pad_w, self.device)
+        if key:
+            bits, change, steps = None, None, int(self.mcfg.key_steps)
+        else:
+            change = self.mse(net, prev, target) / max(prev_mse, 1e-12)
+            bits, steps = residual_bits(self.mcfg, self.ccfg, change), int(self.mcfg.steps)
+        weights = self.fit_group(net, target, prev, bits, key_scales, steps, span.index)
+        group, decoded = code_group(span.index, span.start, span.frames, weights, prev,
+                                    lambda name, ndim: self.plan(name, ndim, bits, key_scales))
+        mse = self.mse(net, decoded, target)
+        stats = {"index": span.index, "segment": span.segment, "key": key, "steps": steps,
+                 "bits": bits if bits is not None else int(self.ccfg.bits),
+                 "change": None if change is None else round(change, 3),
+                 "psnr": round(-10 * math.log10(max(mse, 1e-12)), 3),
+                 "bytes": sum(len(ct.payload) for ct in group.tensors),
+                 "seconds": round(time.perf_counter() - t0, 2)}
+        log.info("group %d (segment %d, %s, frames %d-%d): %d steps, %s bits%s, PSNR %.2f dB (decoded weights), "
+                 "%d payload bytes, %.1f s", span.index, span.segment, "key" if key else "residual",
+                 span.start, span.start + span.frames - 1, steps, stats["bits"],
+                 "" if change is None else f" (change {change:.2f})", stats["psnr"], stats["bytes"],
+                 stats["seconds"])
+        return group, stats, decoded, mse
 
 
 def fit_groups(chunks, num_frames: int, arch: dict, cfg, device: torch.device, progress: GroupProgress | None = None
