@@ -81,9 +81,7 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
     if run_dir is None and main:
         run_dir = new_run_dir(Path(outputs_root), video_path.stem)
     model_file = out_path or (run_dir / "model.bin" if main else None)
-    record = {"video": str(video_path.resolve()), "overrides": list(overrides),
-              "out": str(out_path) if out_path else None, "version": __version__,
-              "config": OmegaConf.to_container(cfg, resolve=True)}
+    record = _run_record(video_path, overrides, out_path, cfg)
     if resume is None and main:
         write_yaml(run_dir / "config.yaml", record)
     handler = attach_log(run_dir) if main else None
@@ -156,6 +154,13 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
             detach_log(handler)
 
 
+def _run_record(video_path: Path, overrides, out_path: Path | None, cfg) -> dict:
+    """A run directory's config.yaml: what ``--resume`` needs to continue it, and the resolved config."""
+    return {"video": str(video_path.resolve()), "overrides": list(overrides),
+            "out": str(out_path) if out_path else None, "version": __version__,
+            "config": OmegaConf.to_container(cfg, resolve=True)}
+
+
 def padded_frames(arch: dict, frames: np.ndarray, device) -> FrameSet:
     """The frames cached for fitting, padded to the network's output size (h0, w0 times the strides)."""
     scale = int(np.prod(arch["strides"]))
@@ -200,9 +205,7 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
 
     def save_config() -> None:
         if main:
-            write_yaml(run_dir / "config.yaml", {"video": str(video_path.resolve()), "overrides": overrides,
-                                                 "out": str(out_path) if out_path else None, "version": __version__,
-                                                 "config": OmegaConf.to_container(cfg, resolve=True)})
+            write_yaml(run_dir / "config.yaml", _run_record(video_path, overrides, out_path, cfg))
 
     if resume_dir is None:
         save_config()
