@@ -87,6 +87,7 @@ RULES = {
     "compress.qat_noise": ("num", 0.0, 1.0, False),
     "compress.finetune_lr": ("num", 1e-12, 10.0, False),
     "compress.lmbda": ("num", 0.0, 1e9, False),
+    "compress.rd_epochs": ("int", 0, 10**7, False),
     "compress.target_kb": ("num", 1e-3, 1e9, True),
     "compress.target_bpp": ("num", 1e-6, 1e4, True),
     "model.blocks": ("int", 1, 8, False),
@@ -146,8 +147,24 @@ def validate(cfg: DictConfig) -> None:
             raise InputError(f"train.{key}={cfg.train[key]} must be true or false")
     if cfg.compress.get("target_kb") is not None and cfg.compress.get("target_bpp") is not None:
         raise InputError("give compress.target_kb or compress.target_bpp, not both")
+    _validate_entropy(cfg.compress)
     if cfg.model.name == "nirvana":
         _validate_nirvana(cfg)
+
+
+ENTROPY = ("static", "learned")
+
+
+def _validate_entropy(c) -> None:
+    entropy = c.get("entropy", "static")
+    if entropy not in ENTROPY:
+        raise InputError(f"compress.entropy={entropy} is not supported; use {' or '.join(ENTROPY)}")
+    if entropy == "learned":
+        if float(c.prune) > 0 or c.get("layer_bits") not in (None, {}):
+            raise InputError("compress.prune and compress.layer_bits do not apply to compress.entropy=learned "
+                             "(the rate term chooses the steps); set compress.lmbda")
+        if int(c.rd_epochs) + int(c.qat_epochs) == 0:
+            raise InputError("compress.entropy=learned needs compress.rd_epochs or compress.qat_epochs above 0")
 
 
 def _validate_nirvana(cfg: DictConfig) -> None:
@@ -162,7 +179,8 @@ def _validate_nirvana(cfg: DictConfig) -> None:
                          "residuals get at most the key groups' bits")
     c = cfg.compress
     for key, ok in (("prune", float(c.prune) == 0), ("prune_epochs", c.prune_epochs == 0),
-                    ("qat_epochs", c.qat_epochs == 0), ("target_kb", c.get("target_kb") is None),
+                    ("qat_epochs", c.qat_epochs == 0), ("rd_epochs", c.get("rd_epochs", 0) == 0),
+                    ("entropy", c.get("entropy", "static") == "static"), ("target_kb", c.get("target_kb") is None),
                     ("target_bpp", c.get("target_bpp") is None)):
         if not ok:
             raise InputError(f"compress.{key}={c[key]} does not apply to model=nirvana (it quantizes while it "

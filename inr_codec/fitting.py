@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 
 from . import __version__, container
 from .compress.pipeline import check_settings, compress_decoder
-from .compress.target import plan_params, prune_to_target, target_bytes
+from .compress.target import plan_params, prune_to_target, steps_to_target, target_bytes
 from .config import MEASURES, compose, model_settings, validate
 from .container.records import CompressedModel, VideoMeta
 from .data import FrameSet
@@ -114,8 +114,9 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
         def build(prune_fraction: float) -> CompressedModel:
             return compress_decoder(decoder, cls.name, arch, meta, cfg.compress, extra=notes, prune=prune_fraction)
 
+        learned = cfg.compress.get("entropy", "static") == "learned"
         pruned = float(cfg.compress.prune)
-        if target is not None:  # how much pruning the target needs, so the fine-tuning phases can heal it
+        if target is not None and not learned:  # how much pruning the target needs, so the phases can heal it
             _, _, pruned = prune_to_target(build, target, already=pruned)
         finetune_s = compression_phases(decoder, frames, cfg, run_dir=run_dir, seed=int(cfg.seed),
                                         fingerprint=fingerprint, show_progress=show_progress,
@@ -124,6 +125,10 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
             return distributed.broadcast_object(None)
         if target is None:
             cm = build(0.0)  # the phases have pruned already
+        elif learned:  # the rate term aimed at the target; one factor on every step lands the real file
+            cm, _, factor = steps_to_target(lambda f: compress_decoder(decoder, cls.name, arch, meta, cfg.compress,
+                                                                       extra=notes, step_factor=f), target)
+            log.info("rate target: quantization steps x %.4f", factor)
         else:  # fine-tuning moved the weights: land the real file within the tolerance again
             cm, _, pruned = prune_to_target(build, target, already=pruned)
         nbytes = container.write(model_file, cm)

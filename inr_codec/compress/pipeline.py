@@ -80,9 +80,14 @@ def magnitude_prune(state: dict[str, np.ndarray], fraction: float) -> dict[str, 
 
 
 def compress_decoder(decoder: torch.nn.Module, model_name: str, arch: dict, video: VideoMeta, cfg,
-                     extra: dict | None = None, prune: float = 0.0) -> CompressedModel:
+                     extra: dict | None = None, prune: float = 0.0, step_factor: float = 1.0) -> CompressedModel:
     """Quantize and code every tensor of ``decoder`` (after pruning a ``prune`` fraction of weights by magnitude;
-    the pruning phase has normally done that already, with fine-tuning)."""
+    the pruning phase has normally done that already, with fine-tuning). A decoder trained with learned
+    quantization (``learned_quant``) is coded with its steps (times ``step_factor``) and entropy models."""
+    from . import learned_quant
+    if learned_quant.learned(decoder):  # rate-distortion training: the trained steps and entropy models
+        tensors = learned_quant.code(decoder, step_factor=step_factor)
+        return CompressedModel(video=video, model={"name": model_name, **arch}, tensors=tensors, extra=extra or {})
     state = {n: t.detach().to("cpu", torch.float32).contiguous().numpy() for n, t in decoder.state_dict().items()}
     check_settings(cfg, list(state))
     state = magnitude_prune(state, prune)

@@ -78,6 +78,32 @@ def prune_to_target(build: Callable[[float], CompressedModel], target: int,
     return best
 
 
+def steps_to_target(build: Callable[[float], CompressedModel], target: int) -> tuple[CompressedModel, int, float]:
+    """Learned quantization (``compress.entropy=learned``): scale every trained step by one factor,
+    searched by bisection on log(factor), until the coded file is within TOLERANCE of ``target``.
+    Returns (model, bytes, factor); factor 1 when the trained file is already within it."""
+    import math
+    cm = build(1.0)
+    size = len(to_bytes(cm))
+    if within(size, target):
+        return cm, size, 1.0
+    lo, hi = (0.0, math.log(64.0)) if size > target else (math.log(1 / 64.0), 0.0)
+    best = (cm, size, 1.0)
+    for _ in range(24):
+        mid = (lo + hi) / 2
+        cm_mid = build(math.exp(mid))
+        s = len(to_bytes(cm_mid))
+        if abs(s - target) < abs(best[1] - target):
+            best = (cm_mid, s, math.exp(mid))
+        if within(s, target):
+            return cm_mid, s, math.exp(mid)
+        lo, hi = (mid, hi) if s > target else (lo, mid)
+    if not within(best[1], target):
+        raise InputError(f"cannot bring the file within 5% of {target} bytes by its quantization steps "
+                         f"(closest {best[1]} bytes); aim elsewhere or change compress.lmbda")
+    return best
+
+
 def within(size: int, target: int) -> bool:
     return abs(size - target) <= TOLERANCE * target
 

@@ -34,10 +34,12 @@ from .records import CodedGroup, CodedTensor, VideoMeta
 
 MAGIC = b"INRC"
 VERSION_MAJOR = 1
-VERSION_MINOR = 1            # the newest minor version this code writes and reads
+VERSION_MINOR = 2            # the newest minor version this code writes and reads
 # 1.1 added group sections (group-wise models such as NIRVANA). A file without groups is
 # still written as 1.0, byte for byte what 1.0 wrote; a file with groups is written as 1.1.
 MINOR_GROUPS = 1
+# 1.2 added the learned entropy models' coders (laplace, laplace_prev); a file using them is 1.2.
+MINOR_LEARNED = 2
 
 # Section kinds. A kind >= KIND_OPTIONAL_MIN that a reader does not know is skipped (a
 # newer minor version may add such sections); an unknown kind below it is an error.
@@ -52,8 +54,12 @@ KIND_NAMES = {KIND_VIDEO: "video", KIND_MODEL: "model", KIND_EXTRA: "extra", KIN
 MAX_GROUP_TENSORS = 4096
 
 # Coders of a tensor's symbols (the ``coder`` byte).
-CODERS = {"raw": 0, "range": 1}
+CODERS = {"raw": 0, "range": 1, "laplace": 2, "laplace_prev": 3}
 CODER_NAMES = {v: k for k, v in CODERS.items()}
+LEARNED_CODERS = {"laplace", "laplace_prev"}   # format 1.2: integer model parameters instead of a table
+LAPLACE_ONE = 2 ** 32        # a Laplace parameter S lies in 1..LAPLACE_ONE-1
+LAPLACE_MAX_K = 65535        # and its symbols in [-K, K], K <= LAPLACE_MAX_K
+MAX_MODELS = 1 << 16
 
 MAX_UVAR = 2**32 - 1         # every uvar fits in 32 bits
 MAX_NDIM = 16
@@ -284,10 +290,41 @@ def layout_tensor(s: Stream, v: dict) -> None:
         _raise(check_axis(v["axis"], len(v["shape"])))
     s.u8("coder", v)
     s.f32s("scales", v, scale_count(v))
-    s.svar("min_symbol", v)
-    s.uvar("table_len", v)
-    s.packed("frequencies", v, v["table_len"])
+    if CODER_NAMES.get(v["coder"]) in LEARNED_CODERS:  # 1.2: the models' integer parameters (S, K each)
+        s.uvar("model_count", v)
+        if isinstance(s, Unpacker) and v["model_count"] > MAX_MODELS:
+            raise Malformed(f"{v['model_count']} entropy models exceed {MAX_MODELS}")
+        s.uvars("params", v, 2 * v["model_count"])
+    else:
+        s.svar("min_symbol", v)
+        s.uvar("table_len", v)
+        s.packed("frequencies", v, v["table_len"])
     s.rest("payload", v)
+
+
+def learned_model_count(coder: str, shape) -> int:
+    """How many entropy models a learned coder's tensor has: one (laplace), one per channel, the
+    index along axis 1 (laplace_prev, whose context runs along axis 0)."""
+    return shape[1] if coder == "laplace_prev" else 1
+
+
+def check_learned(v: dict) -> str | None:
+    coder, shape = CODER_NAMES[v["coder"]], v["shape"]
+    if coder == "laplace_prev" and len(shape) < 2:
+        return "a laplace_prev tensor needs at least 2 dimensions"
+    if v["bits"] != MAX_BITS:
+        return f"a {coder} tensor has bits {v['bits']}, {MAX_BITS} expected"
+    n = learned_model_count(coder, shape)
+    if v["model_count"] != n or len(v["params"]) != 2 * n:
+        return f"a {coder} tensor of shape {tuple(shape)} has {v['model_count']} models, {n} expected"
+    for S, K in zip(v["params"][0::2], v["params"][1::2]):
+        if not _is_int(S) or not 1 <= S < LAPLACE_ONE:
+            return f"Laplace parameter {S!r} is outside 1..2**32-1"
+        if not _is_int(K) or not 0 <= K <= LAPLACE_MAX_K:
+            return f"Laplace range {K!r} is outside 0..{LAPLACE_MAX_K}"
+    if len(v["payload"]) % 4:
+        return f"range payload length {len(v['payload'])} is not a multiple of 4"
+    return None
 
 
 # ---------------------------------------------------------------------------- checks
@@ -360,6 +397,8 @@ def check_tensor(v: dict) -> str | None:
     qmax = 2 ** (bits - 1) - 1
     if np.any(scales.astype(np.float64) * qmax > np.finfo(np.float32).max):
         return f"a scale is so large that symbol {qmax} * scale overflows float32"
+    if CODER_NAMES[coder] in LEARNED_CODERS:
+        return check_learned(v)
     lo, table = v["min_symbol"], v["frequencies"]
     if not _is_int(lo) or not -qmax <= lo <= qmax:
         return f"min_symbol {lo!r} is outside [-{qmax}, {qmax}] for {bits} bits"
@@ -412,7 +451,7 @@ def video_record(v: dict) -> VideoMeta:
 
 def tensor_fields(ct: CodedTensor) -> dict:
     if ct.coder not in CODERS:
-        raise ValueError(f"tensor {ct.name!r}: unknown coder {ct.coder!r} (expected raw or range)")
+        raise ValueError(f"tensor {ct.name!r}: unknown coder {ct.coder!r} (expected one of {', '.join(CODERS)})")
     scales = np.asarray(ct.scales)
     if scales.dtype != np.float32:
         raise ValueError(f"tensor {ct.name!r}: scales must be float32, got {scales.dtype}")
@@ -423,7 +462,8 @@ def tensor_fields(ct: CodedTensor) -> dict:
     return {"ndim": len(shape), "shape": shape, "bits": ct.bits, "axis": ct.axis,
             "coder": CODERS[ct.coder], "scales": scales.reshape(-1),
             "min_symbol": ct.min_symbol, "table_len": int(table.size),
-            "frequencies": [int(f) for f in table], "payload": bytes(ct.payload)}
+            "frequencies": [int(f) for f in table], "payload": bytes(ct.payload),
+            "model_count": len(ct.params) // 2, "params": [int(p) for p in ct.params]}
 
 
 def layout_group_head(s: Stream, v: dict) -> None:
@@ -500,9 +540,9 @@ def check_group_order(heads: list[dict], frames: int) -> str | None:
 def tensor_record(name: str, v: dict) -> CodedTensor:
     return CodedTensor(name=name, shape=tuple(int(d) for d in v["shape"]), bits=v["bits"],
                        axis=v["axis"], scales=np.asarray(v["scales"], dtype=np.float32),
-                       coder=CODER_NAMES[v["coder"]], min_symbol=v["min_symbol"],
-                       frequencies=np.asarray(v["frequencies"], dtype=np.uint32),
-                       payload=v["payload"])
+                       coder=CODER_NAMES[v["coder"]], min_symbol=v.get("min_symbol", 0),
+                       frequencies=np.asarray(v.get("frequencies", []), dtype=np.uint32),
+                       payload=v["payload"], params=list(v.get("params", [])))
 
 
 def group_record(head: dict, entries: list[tuple[str, dict]]) -> CodedGroup:
@@ -588,6 +628,14 @@ def parse_json(payload: bytes) -> dict:
 
 
 # ---------------------------------------------------------------------------- framing
+
+def minor_version(cm) -> int:
+    """The oldest minor version that holds ``cm``: 1.0 files stay byte for byte what 1.0 wrote."""
+    tensors = list(cm.tensors) + [t for g in cm.groups for t in g.tensors]
+    if any(t.coder in LEARNED_CODERS for t in tensors):
+        return MINOR_LEARNED
+    return MINOR_GROUPS if cm.groups else 0
+
 
 def preamble(section_count: int, minor: int = 0) -> bytes:
     return MAGIC + bytes([VERSION_MAJOR, minor]) + uvar_bytes(section_count)

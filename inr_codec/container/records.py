@@ -39,10 +39,12 @@ class CodedTensor:
     bits: int                  # 1..16; symbols lie in [-(2**(bits-1) - 1), 2**(bits-1) - 1]
     axis: int                  # channel axis of the per-channel scales, or -1
     scales: np.ndarray         # float32, one per channel (or one)
-    coder: str                 # "range" (constriction range coder) or "raw" (fixed-width symbols)
+    coder: str                 # "range" (stored table), "raw" (fixed-width), "laplace" / "laplace_prev" (learned
+                               # entropy models, compress/entropy_models: their integer parameters in ``params``)
     min_symbol: int            # smallest symbol the frequency table covers
     frequencies: np.ndarray    # uint32 integer frequency table, len = max_symbol - min_symbol + 1
     payload: bytes             # the coded symbols
+    params: list = field(default_factory=list)  # learned entropy models (coders laplace*): S, K per model
 
 
 @dataclass

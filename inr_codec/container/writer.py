@@ -73,7 +73,7 @@ def _serialise(cm: CompressedModel) -> bytes:
     for g in cm.groups:
         sections.append((fmt.KIND_GROUP, "", group_payload(g)))
     # The preamble is framed with the first section so that section's CRC covers it.
-    prefix = fmt.preamble(len(sections), fmt.MINOR_GROUPS if cm.groups else 0)
+    prefix = fmt.preamble(len(sections), fmt.minor_version(cm))
     parts = []
     for kind, name, payload in sections:
         parts.append(fmt.frame(kind, name, payload, prefix=prefix))
@@ -94,6 +94,8 @@ def _same_tensor(a: CodedTensor, b: CodedTensor) -> str | None:
         return "scales"
     if [int(f) for f in np.asarray(a.frequencies).reshape(-1)] != b.frequencies.tolist():
         return "frequencies"
+    if [int(p) for p in a.params] != list(b.params):
+        return "params"
     return None
 
 

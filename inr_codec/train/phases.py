@@ -6,7 +6,15 @@
           quantization step (phase ``qat_noise``: a smooth surrogate whose gradients are exact),
           then the rest with rounding and the straight-through estimator at the target bits (``qat``)
 
-Both fine-tune the decoder alone, exactly what the file stores (HNeRV's embeddings
+With ``compress.entropy=learned`` (rate-distortion training, ``compress/learned_quant.py``) the
+phases after the fit are instead:
+
+    fit → rate-distortion fine-tune with quantization noise (``rd_noise``, ``compress.rd_epochs``)
+        → the same with straight-through rounding at the file's quantizer (``rd``, ``compress.qat_epochs``)
+
+each on distortion + ``compress.lmbda`` x the entropy models' estimate of the file's bpp.
+
+All fine-tune the decoder alone, exactly what the file stores (HNeRV's embeddings
 included, which become trainable values here; its encoder is no longer needed).
 Each phase is a Trainer run with its own checkpoint, so an interrupted run resumes
 inside the phase it was in.
@@ -21,7 +29,7 @@ import torch
 import torch.nn as nn
 from omegaconf import OmegaConf
 
-from ..compress import prune, qat
+from ..compress import learned_quant, prune, qat
 from ..compress.allocate import allocate
 from ..compress.pipeline import AUTO
 from ..data import FrameSet
@@ -45,8 +53,13 @@ class DecoderFit(nn.Module):
 def phase_epochs(cfg, prune_fraction: float | None = None) -> dict[str, int]:
     """Epochs of each phase that will run: fit, then prune and qat fine-tuning where enabled."""
     c = cfg.compress
-    fraction = float(c.prune) if prune_fraction is None else float(prune_fraction)
     out = {"fit": int(cfg.train.epochs)}
+    if c.get("entropy", "static") == "learned":
+        for name, n in (("rd_noise", int(c.rd_epochs)), ("rd", int(c.qat_epochs))):
+            if n > 0:
+                out[name] = n
+        return out
+    fraction = float(c.prune) if prune_fraction is None else float(prune_fraction)
     if fraction > 0 and int(c.prune_epochs) > 0:
         out["prune"] = int(c.prune_epochs)
     noise, ste = qat_split(cfg)
@@ -119,6 +132,9 @@ def compression_phases(decoder: nn.Module, frames: FrameSet, cfg, *, run_dir: Pa
     ``compress.layer_bits=auto`` the bits per layer are chosen first and written into ``cfg``.
     """
     c = cfg.compress
+    if c.get("entropy", "static") == "learned":
+        return _rd_phases(decoder, frames, cfg, run_dir=run_dir, seed=seed, fingerprint=fingerprint or {},
+                          show_progress=show_progress, resume=resume)
     if c.get("layer_bits") == AUTO:  # from here on (fine-tuning and the file) the chosen bits hold
         c.layer_bits = allocate(decoder, frames, c)
     fraction = float(c.prune) if prune_fraction is None else float(prune_fraction)
@@ -147,5 +163,26 @@ def compression_phases(decoder: nn.Module, frames: FrameSet, cfg, *, run_dir: Pa
             qat.set_noise(quants, False)
         seconds += _run("qat", decoder, frames, cfg, ste_epochs, extra_loss=extra, **kw)
     prune.bake(decoder)
+    decoder.eval()
+    return seconds
+
+
+def _rd_phases(decoder: nn.Module, frames: FrameSet, cfg, **kw) -> float:
+    """Rate-distortion fine-tuning; leaves the LearnedQuant parametrizations on ``decoder`` for
+    ``learned_quant.code`` to write the file from."""
+    c = cfg.compress
+    for p in decoder.parameters():
+        p.requires_grad_(True)
+    quants = learned_quant.attach(decoder, c)
+    pixels = len(frames) * frames.height * frames.width
+    lmbda = float(c.lmbda)
+    extra = (lambda: lmbda * learned_quant.rate_bits(quants) / pixels) if lmbda > 0 else None  # noqa: E731 (bpp)
+    seconds = 0.0
+    for name, mode, epochs in (("rd_noise", "noise", int(c.rd_epochs)), ("rd", "ste", int(c.qat_epochs))):
+        if epochs > 0:
+            learned_quant.set_mode(quants, mode)
+            seconds += _run(name, decoder, frames, cfg, epochs, extra_loss=extra, fraction=0.0, **kw)
+            log.info("%s: estimated payload %.0f bytes", name, learned_quant.estimate_bits(quants) / 8)
+    learned_quant.set_mode(quants, "ste")
     decoder.eval()
     return seconds

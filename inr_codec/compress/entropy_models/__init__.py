@@ -1,0 +1,18 @@
+"""Learned entropy models of stored tensors, one file per kind (see ``base`` for the interface).
+
+* ``factorized.Factorized`` (coder ``laplace``): one discretised Laplace per tensor, its
+  parameter stored (weights, biases);
+* ``previous_frame.PreviousFrame`` (coder ``laplace_prev``): per-frame latents predicted from the
+  previous frame, one Laplace per channel (HNeRV's embeddings).
+"""
+from __future__ import annotations
+
+from .base import EntropyModel
+from .factorized import Factorized
+from .previous_frame import PreviousFrame
+
+MODELS: dict[str, EntropyModel] = {m.coder: m for m in (Factorized(), PreviousFrame())}
+
+
+def model_for(coder: str) -> EntropyModel:
+    return MODELS[coder]

@@ -1,0 +1,98 @@
+"""The interface every learned entropy model of a stored tensor follows.
+
+In the spirit of CompressAI's ``forward / compress / decompress``:
+
+* ``rate_bits(y, log_b)`` (torch, training): bits of the continuous symbols ``y`` (the tensor over its
+  quantization step, with noise or straight-through rounding), differentiable in ``y`` and ``log_b``;
+* ``fit(q)``: the integer parameters the file stores for the final symbols ``q`` (int32, the
+  tensor's shape);
+* ``encode(q, params)`` / ``decode(payload, params, shape)``: the range-coded payload and back;
+* ``estimate_bits(q, params)``: the ideal code length of ``q`` under the integer tables the
+  decoder derives, i.e. what the payload should weigh (``inrcodec info`` shows it beside it).
+
+Parameters are a flat list of unsigned integers (``S, K`` pairs of ``laplace.frequencies``), so
+the decoder's tables come from integers alone. ``MODELS`` maps a container coder name to its model.
+"""
+from __future__ import annotations
+
+import constriction
+import numpy as np
+
+from . import laplace
+
+
+def categorical(freq: np.ndarray):
+    """The coder's model of an integer table: the same float64 normalisation as the stored-table coder."""
+    f = np.asarray(freq, dtype=np.float64)
+    return constriction.stream.model.Categorical(f / float(np.sum(f)), perfect=False)
+
+
+class EntropyModel:
+    coder: str = ""
+    params_per_model = 2  # S, K
+
+    def model_count(self, shape: tuple[int, ...]) -> int:
+        raise NotImplementedError
+
+    def streams(self, q: np.ndarray) -> list[np.ndarray]:
+        """The symbol sequences, one per model, in coding order (what the models' tables cover)."""
+        raise NotImplementedError
+
+    def unstream(self, streams: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+        raise NotImplementedError
+
+    def fit(self, q: np.ndarray) -> list[int]:
+        params = []
+        for s in self.streams(q):
+            k = int(np.abs(s).max()) if s.size else 0
+            if k > laplace.MAX_K:
+                raise ValueError(f"symbols reach {k}, beyond the model's range {laplace.MAX_K}")
+            params += [laplace.fixed_s(laplace.best_b(s)), k]
+        return params
+
+    def check(self, params, shape) -> str | None:
+        n = self.model_count(tuple(shape))
+        if len(params) != self.params_per_model * n:
+            return f"{len(params)} model parameters, {self.params_per_model * n} expected"
+        for S, K in zip(params[0::2], params[1::2]):
+            if not 1 <= S < laplace.ONE:
+                return f"Laplace parameter {S} is outside 1..2**32-1"
+            if not 0 <= K <= laplace.MAX_K:
+                return f"Laplace range {K} is outside 0..{laplace.MAX_K}"
+        return None
+
+    def encode(self, q: np.ndarray, params: list[int]) -> bytes:
+        enc = constriction.stream.queue.RangeEncoder()
+        for s, S, K in zip(self.streams(q), params[0::2], params[1::2]):
+            if K == 0 or s.size == 0:
+                if s.size and np.any(s != 0):
+                    raise ValueError("symbols outside the model's range")
+                continue  # a model of symbol 0 alone: nothing to code
+            if np.abs(s).max() > K:
+                raise ValueError("symbols outside the model's range")
+            enc.encode((s + K).astype(np.int32), categorical(laplace.frequencies(S, K)))
+        return enc.get_compressed().astype("<u4").tobytes()
+
+    def decode(self, payload: bytes, params: list[int], shape: tuple[int, ...]) -> np.ndarray:
+        """Symbols of ``shape``; ValueError when the payload does not agree with the models."""
+        if len(payload) % 4:
+            raise ValueError("range payload length is not a multiple of 4")
+        dec = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
+        lengths = [s.size for s in self.streams(np.zeros(shape, dtype=np.int32))]
+        out = []
+        try:
+            for n, S, K in zip(lengths, params[0::2], params[1::2]):
+                if K == 0 or n == 0:
+                    out.append(np.zeros(n, dtype=np.int64))
+                    continue
+                idx = dec.decode(categorical(laplace.frequencies(S, K)), n)
+                out.append(np.asarray(idx, dtype=np.int64) - K)
+        except Exception as e:  # constriction reports invalid data with various types
+            raise ValueError(f"range decoding failed ({e})") from None
+        if not dec.maybe_exhausted():
+            raise ValueError("the payload holds more data than its symbols")
+        return self.unstream(out, shape)
+
+    def estimate_bits(self, q: np.ndarray, params: list[int]) -> float:
+        return sum(laplace.table_bits(s, S, K) for s, S, K in zip(self.streams(q), params[0::2], params[1::2])
+                   if K > 0 and s.size)
