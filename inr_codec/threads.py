@@ -236,10 +236,6 @@ class Governor:
         self._last = None
         self._busy = self._free = 0
 
-    @property
-    def enabled(self) -> bool:
-        return self.choice is not None and self.choice.auto and self.probe() is not None
-
     def tick(self) -> str | None:
         """A note (for the log) when it changed the threads, else None."""
         if self.choice is None or not self.choice.auto:

@@ -71,7 +71,9 @@ def run(out: Path, name: str, args: list[str], *, busy: int = 0, env: dict | Non
     full_env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     full_env.update(env or {})
     cmd = [*args, "--outputs", str(folder)]
-    shown = shown or " ".join(["inrcodec" if a == INRCODEC[0] else a for a in args])
+    if not shown:
+        plain = ["inrcodec", *args[len(INRCODEC):]] if args[:len(INRCODEC)] == INRCODEC else args
+        shown = " ".join(plain)
     loops = start_busy(busy)
     try:
         load = os.getloadavg()[0]
