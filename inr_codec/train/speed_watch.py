@@ -11,6 +11,7 @@ line naming the load, and never again in this fit.
 from __future__ import annotations
 
 import collections
+import logging
 import os
 import statistics
 import sys
@@ -106,7 +107,8 @@ def report(watch, seconds: float, *, log, phase: str, bar=None) -> None:
     for note in watch.take_notes():
         log.info("%s: %s", phase, note)
     if line:
-        log.warning("%s: %s", phase, line)
+        from . import distributed  # under torchrun rank 0 says it (in fit.log and above the bar); the others log it
+        log.log(logging.WARNING if distributed.is_main() else logging.INFO, "%s: %s", phase, line)
         if bar is not None and not bar.disable:
             bar.write(f"inrcodec: {line}", file=sys.stderr)  # above the bar, on the bar's stream
             bar.set_description(f"{phase} (busy machine)")
