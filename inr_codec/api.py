@@ -80,7 +80,12 @@ def decode(model_file: str | Path, out: str | Path, *, backend: str = "torch", d
            dtype: str = "fp32", frames: str | None = None, batch_size: int = 8, threads=None) -> dict:
     """Decode model.bin to a video file (the output's extension picks the format) or a PNG folder.
     ``threads``: intra-op CPU threads (None or "auto": inr_codec.threads decides; OMP_NUM_THREADS wins)."""
-    chosen = thread_policy.configure(threads, what="--threads", command="decode")
+    with thread_policy.kept():
+        chosen = thread_policy.configure(threads, what="--threads", command="decode")
+        return _decode(model_file, out, backend, device, dtype, frames, batch_size, chosen)
+
+
+def _decode(model_file, out, backend: str, device: str, dtype: str, frames, batch_size: int, chosen) -> dict:
     check_output(out)  # a bad output path fails now, not after decoding every frame
     t0 = time.perf_counter()
     cm, batches = decode_stream(model_file, backend=backend, device=device, dtype=dtype, frames=frames,
@@ -160,7 +165,12 @@ def evaluate(model_file: str | Path, ref: str | Path, *, overrides=(), device: s
     Returns the means over frames, bpp from the file size and the worst frame; ``csv`` writes the
     per-frame values, ``plots`` a folder with a per-frame PSNR plot and the worst frame's image.
     """
-    chosen = thread_policy.configure(threads, what="--threads", command="eval")
+    with thread_policy.kept():
+        chosen = thread_policy.configure(threads, what="--threads", command="eval")
+        return _evaluate(model_file, ref, overrides, device, metrics, csv, plots, lpips_net, chosen)
+
+
+def _evaluate(model_file, ref, overrides, device: str, metrics, csv, plots, lpips_net, chosen) -> dict:
     from .bench.evaluate import measure_batches, worst_key
     from .metrics.frames import parse_metrics, write_csv
     metrics = parse_metrics(",".join(metrics)) if not isinstance(metrics, str) else parse_metrics(metrics)
@@ -196,11 +206,12 @@ def bench(video: str | Path | None = None, *, codecs: str = "x264,x265,av1", crf
           progress=print, threads=None) -> dict:
     """Rate-distortion points of x264/x265/SVT-AV1 on the video's frames, the INR points of fit runs,
     BD-rate of every curve against every anchor, CSV, JSON and RD plots (see docs/benchmarks.md)."""
-    chosen = thread_policy.configure(threads, what="--threads", command="bench")
-    progress(f"bench: {chosen.describe()}")
     from .bench.run import run
     from .metrics.frames import parse_metrics
-    metrics = parse_metrics(metrics if isinstance(metrics, str) else ",".join(metrics))
-    return run(video if video is not None else sample_clip(), codecs=codecs, crfs=crfs, inr=inr, out_dir=out,
-               metrics=metrics, device=str(resolve_device(device)), overrides=overrides, anchors_csv=anchors_csv,
-               plots=plots, progress=progress)
+    with thread_policy.kept():
+        chosen = thread_policy.configure(threads, what="--threads", command="bench")
+        progress(f"bench: {chosen.describe()}")
+        metrics = parse_metrics(metrics if isinstance(metrics, str) else ",".join(metrics))
+        return run(video if video is not None else sample_clip(), codecs=codecs, crfs=crfs, inr=inr, out_dir=out,
+                   metrics=metrics, device=str(resolve_device(device)), overrides=overrides,
+                   anchors_csv=anchors_csv, plots=plots, progress=progress)

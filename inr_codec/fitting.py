@@ -38,7 +38,14 @@ log = logging.getLogger("inr_codec")
 
 def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path | None = None,
         resume: str | Path | None = None, outputs_root: str | Path = "outputs", show_progress: bool = True) -> dict:
-    """Fit, compress and write model.bin; returns the summary (also written as summary.json)."""
+    """Fit, compress and write model.bin; returns the summary (also written as summary.json). The fit runs
+    on the threads ``threads=`` decides (inr_codec/threads.py); the caller's thread count is kept."""
+    with thread_policy.kept():
+        return _fit(video_path, overrides, out=out, resume=resume, outputs_root=outputs_root,
+                    show_progress=show_progress)
+
+
+def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: bool) -> dict:
     run_dir = None
     if resume is not None and distributed.world_size() > 1:
         raise InputError("--resume runs in one process; resume without torchrun (the checkpoint is rank 0's)")

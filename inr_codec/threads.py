@@ -17,6 +17,7 @@ the fit's thread waits for a core, and gives them back once the cores are free a
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import statistics
@@ -201,6 +202,18 @@ def configure(setting=None, *, what: str = "threads", command: str = "inrcodec")
     choice = apply(decide(setting, what=what))
     log.info("%s: %s", command, choice.describe())
     return choice
+
+
+@contextlib.contextmanager
+def kept():
+    """Put torch's thread count back as it was afterwards: a command run through the Python API leaves the
+    caller's process as it found it (the command line's process ends anyway)."""
+    import torch
+    before = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def current() -> Choice | None:

@@ -105,9 +105,20 @@ def test_simulated_slow_step_in_a_real_fit(tiny_clip, tmp_path, monkeypatch, cap
     r = api.evaluate(s["file"], tiny_clip, metrics="psnr", threads=1)
     assert r["threads"] == 1 and r["psnr"] == pytest.approx(s["psnr"], abs=1e-6)
     json.dumps(r)
+    # through the Python API a command runs on its own threads and leaves the caller's as they were
+    import torch
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    was = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        d = api.decode(s["file"], tmp_path / "again.y4m", threads=2)
+        assert d["threads"] == 2 and "threads=2" in d["threads_why"] and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(was)
 
 
 def test_no_watch_off_the_cpu():
     import torch
     assert speed_watch.for_device(torch.device("meta")) is None
-    assert speed_watch.for_device(torch.device("cpu")) is not None
+    w = speed_watch.for_device(torch.device("cpu"))
+    assert w is not None and w.governor is not None  # the thread governor is ticked by the same call
