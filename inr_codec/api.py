@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import container
+from . import threads as thread_policy
 from .config import compose
 from .container.records import CompressedModel
 from .decode.reference import build_decoder, decode_batches
@@ -76,8 +77,15 @@ def decode_stream(model_file, *, backend: str = "torch", device: str = "auto", d
 
 
 def decode(model_file: str | Path, out: str | Path, *, backend: str = "torch", device: str = "auto",
-           dtype: str = "fp32", frames: str | None = None, batch_size: int = 8) -> dict:
-    """Decode model.bin to a video file (the output's extension picks the format) or a PNG folder."""
+           dtype: str = "fp32", frames: str | None = None, batch_size: int = 8, threads=None) -> dict:
+    """Decode model.bin to a video file (the output's extension picks the format) or a PNG folder.
+    ``threads``: intra-op CPU threads (None or "auto": inr_codec.threads decides; OMP_NUM_THREADS wins)."""
+    with thread_policy.kept():
+        chosen = thread_policy.configure(threads, what="--threads", command="decode")
+        return _decode(model_file, out, backend, device, dtype, frames, batch_size, chosen)
+
+
+def _decode(model_file, out, backend: str, device: str, dtype: str, frames, batch_size: int, chosen) -> dict:
     check_output(out)  # a bad output path fails now, not after decoding every frame
     t0 = time.perf_counter()
     cm, batches = decode_stream(model_file, backend=backend, device=device, dtype=dtype, frames=frames,
@@ -98,7 +106,7 @@ def decode(model_file: str | Path, out: str | Path, *, backend: str = "torch", d
             n += len(batch)
     return {"file": str(out), "frames": n, "width": v.width, "height": v.height,
             "fps": str(v.fps), "decode_seconds": round(seconds, 3), "backend": backend, "dtype": dtype,
-            "device": str(resolve_device(device))}
+            "device": str(resolve_device(device)), "threads": chosen.threads, "threads_why": chosen.why}
 
 
 def info(model_file: str | Path) -> dict:
@@ -150,13 +158,19 @@ def _tensor_report(t) -> dict:
 
 def evaluate(model_file: str | Path, ref: str | Path, *, overrides=(), device: str = "auto",
              metrics=("psnr", "msssim"), csv: str | Path | None = None, plots: str | Path | None = None,
-             lpips_net=None) -> dict:
+             lpips_net=None, threads=None) -> dict:
     """Decode the file and measure it against a reference video (see docs/metrics.md).
 
     ``metrics``: any of psnr (RGB, plus Y/U/V and the 6:1:1 average in BT.709), msssim, lpips.
     Returns the means over frames, bpp from the file size and the worst frame; ``csv`` writes the
     per-frame values, ``plots`` a folder with a per-frame PSNR plot and the worst frame's image.
     """
+    with thread_policy.kept():
+        chosen = thread_policy.configure(threads, what="--threads", command="eval")
+        return _evaluate(model_file, ref, overrides, device, metrics, csv, plots, lpips_net, chosen)
+
+
+def _evaluate(model_file, ref, overrides, device: str, metrics, csv, plots, lpips_net, chosen) -> dict:
     from .bench.evaluate import measure_batches, worst_key
     from .metrics.frames import parse_metrics, write_csv
     metrics = parse_metrics(",".join(metrics)) if not isinstance(metrics, str) else parse_metrics(metrics)
@@ -175,7 +189,8 @@ def evaluate(model_file: str | Path, ref: str | Path, *, overrides=(), device: s
               **{k: float(np.mean(a)) for k, a in per_frame.items()},
               "worst_frame": {"index": worst, "by": worst_key(per_frame)[0],
                               **{k: float(a[worst]) for k, a in per_frame.items()}},
-              "colour": "PSNR psnr: RGB; psnr_y/u/v/yuv: BT.709 limited-range Y'CbCr 4:4:4, yuv = (6Y+U+V)/8"}
+              "colour": "PSNR psnr: RGB; psnr_y/u/v/yuv: BT.709 limited-range Y'CbCr 4:4:4, yuv = (6Y+U+V)/8",
+              "threads": chosen.threads, "threads_why": chosen.why}
     if csv is not None:
         write_csv(csv, per_frame)
         result["csv"] = str(csv)
@@ -188,12 +203,15 @@ def evaluate(model_file: str | Path, ref: str | Path, *, overrides=(), device: s
 
 def bench(video: str | Path | None = None, *, codecs: str = "x264,x265,av1", crfs=None, inr=(), out=None,
           metrics=("psnr", "msssim"), device: str = "cpu", overrides=(), anchors_csv=None, plots: bool = True,
-          progress=print) -> dict:
+          progress=print, threads=None) -> dict:
     """Rate-distortion points of x264/x265/SVT-AV1 on the video's frames, the INR points of fit runs,
     BD-rate of every curve against every anchor, CSV, JSON and RD plots (see docs/benchmarks.md)."""
     from .bench.run import run
     from .metrics.frames import parse_metrics
-    metrics = parse_metrics(metrics if isinstance(metrics, str) else ",".join(metrics))
-    return run(video if video is not None else sample_clip(), codecs=codecs, crfs=crfs, inr=inr, out_dir=out,
-               metrics=metrics, device=str(resolve_device(device)), overrides=overrides, anchors_csv=anchors_csv,
-               plots=plots, progress=progress)
+    with thread_policy.kept():
+        chosen = thread_policy.configure(threads, what="--threads", command="bench")
+        progress(f"bench: {chosen.describe()}")
+        metrics = parse_metrics(metrics if isinstance(metrics, str) else ",".join(metrics))
+        return run(video if video is not None else sample_clip(), codecs=codecs, crfs=crfs, inr=inr, out_dir=out,
+                   metrics=metrics, device=str(resolve_device(device)), overrides=overrides,
+                   anchors_csv=anchors_csv, plots=plots, progress=progress)

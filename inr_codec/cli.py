@@ -22,6 +22,8 @@ EPILOG_FIT = """overrides (key=value), for example:
 sweep with -m and comma lists: inrcodec fit video.mp4 -m model=nerv,hnerv compress.bits=4,6,8
   in parallel (pip install 'inrcodec[cluster]'): ... hydra/launcher=joblib hydra.launcher.n_jobs=2
   on SLURM: ... hydra/launcher=slurm hydra.launcher.partition=gpu   (see docs/cli.md)"""
+THREADS_HELP = ("intra-op CPU threads (default auto: this process's share of the cores, fewer on a busy machine; "
+                "OMP_NUM_THREADS wins)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"])
     d.add_argument("--frames", metavar="A:B", help="decode only frames A (inclusive) to B (exclusive)")
     d.add_argument("--batch-size", type=int, default=8, metavar="N", help="frames per batch (default 8)")
+    d.add_argument("--threads", default="auto", metavar="N", help=THREADS_HELP)
 
     i = sub.add_parser("info", help="show a model.bin's header, model and section sizes")
     i.add_argument("file")
@@ -62,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="comma list of psnr (RGB and BT.709 Y/U/V), msssim, lpips (default: psnr,msssim)")
     e.add_argument("--csv", metavar="PATH", help="write the per-frame values here")
     e.add_argument("--plots", metavar="DIR", help="write a per-frame PSNR plot and the worst frame (PNG) here")
+    e.add_argument("--threads", default="auto", metavar="N", help=THREADS_HELP)
     e.add_argument("overrides", nargs="*", help="data.* overrides for raw .yuv references")
 
     b = sub.add_parser("bench", help="rate-distortion of x264/x265/SVT-AV1 and INR fits on one video, BD-rate")
@@ -77,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="cpu", help="device for decoding INR files and for the metrics")
     b.add_argument("-o", "--out", metavar="DIR", help="output folder (default: outputs/bench/<video stem>)")
     b.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    b.add_argument("--threads", default="auto", metavar="N", help=THREADS_HELP)
 
     g = sub.add_parser("gather", help="one CSV row per fit run (summary.json) under run or sweep folders")
     g.add_argument("paths", nargs="+", metavar="DIR", help="run directories, sweep or outputs roots, summary.json files")
@@ -103,13 +108,18 @@ def _print_fit(summary: dict) -> None:
     if s.get("groups"):  # group-wise (NIRVANA): quantized while training, so no "before compression" figure
         print(f"  frames {s['frames']} of {s['width']}x{s['height']} at {s['fps']} fps, model {s['model']}, "
               f"{s['groups']} groups in {s['segments']} segments of {s['params']:,} parameters each, fitted in "
-              f"{s['fit_seconds']:.1f} s by {s['processes']} process(es) on {s['device']}")
+              f"{s['fit_seconds']:.1f} s by {s['processes']} process(es) on {s['device']}{_threads(s)}")
         print(f"  {s['bytes']:,} bytes, {s['bpp']:.4f} bpp, {_quality(s)}")
         return
     print(f"  frames {s['frames']} of {s['width']}x{s['height']} at {s['fps']} fps, model {s['model']}, "
-          f"{s['params']:,} parameters, fitted in {s['fit_seconds']:.1f} s ({s['epochs']} epochs) on {s['device']}")
+          f"{s['params']:,} parameters, fitted in {s['fit_seconds']:.1f} s ({s['epochs']} epochs) on {s['device']}"
+          f"{_threads(s)}")
     before = "" if s["psnr_before_compression"] is None else f" ({s['psnr_before_compression']:.2f} dB before compression)"
     print(f"  {s['bytes']:,} bytes, {s['bpp']:.4f} bpp, {_quality(s)}{before}")
+
+
+def _threads(s: dict) -> str:
+    return f", {s['threads']} thread(s)" if s.get("threads") else ""
 
 
 def _quality(s: dict) -> str:
@@ -180,9 +190,10 @@ def cmd_decode(a) -> None:
     if a.batch_size < 1:
         raise InputError(f"--batch-size {a.batch_size} must be at least 1")
     r = api.decode(a.file, a.out, backend=a.backend, device=a.device, dtype=a.dtype, frames=a.frames,
-                   batch_size=a.batch_size)
+                   batch_size=a.batch_size, threads=a.threads)
     print(f"wrote {r['file']}: {r['frames']} frames of {r['width']}x{r['height']} at {r['fps']} fps "
-          f"(decoded in {r['decode_seconds']:.2f} s by the {r['backend']} backend, {r['dtype']} on {r['device']})")
+          f"(decoded in {r['decode_seconds']:.2f} s by the {r['backend']} backend, {r['dtype']} on {r['device']}, "
+          f"{r['threads']} thread(s): {r['threads_why']})")
 
 
 def cmd_info(a) -> None:
@@ -224,7 +235,7 @@ def cmd_info(a) -> None:
 def cmd_eval(a) -> None:
     from . import api
     r = api.evaluate(a.file, a.ref, overrides=a.overrides, device=a.device, metrics=a.metrics, csv=a.csv,
-                     plots=a.plots)
+                     plots=a.plots, threads=a.threads)
     parts = []
     if "psnr" in r:
         parts.append(f"PSNR {r['psnr']:.2f} dB (RGB); Y {r['psnr_y']:.2f}, U {r['psnr_u']:.2f}, V {r['psnr_v']:.2f}, "
@@ -236,7 +247,7 @@ def cmd_eval(a) -> None:
     print(f"{r['file']} against {r['ref']} ({r['frames']} frames): {r['bpp']:.4f} bpp ({r['bytes']:,} bytes)")
     print("  " + "; ".join(parts))
     w = r["worst_frame"]
-    print(f"  worst frame {w['index']} (by {w['by']}: {w[w['by']]:.4f})")
+    print(f"  worst frame {w['index']} (by {w['by']}: {w[w['by']]:.4f}); {r['threads']} thread(s): {r['threads_why']}")
     for f in [r.get("csv")] + r.get("plots", []):
         if f:
             print(f"  wrote {f}")
@@ -250,7 +261,7 @@ def cmd_bench(a) -> None:
     video, overrides = split_fit_args(a.args)
     inr = [",".join(spec) for spec in a.inr]
     r = api.bench(video, codecs=a.codecs, crfs=a.crfs, inr=inr, out=a.out, metrics=a.metrics, device=a.device,
-                  overrides=overrides, anchors_csv=a.anchors, plots=not a.no_plots)
+                  overrides=overrides, anchors_csv=a.anchors, plots=not a.no_plots, threads=a.threads)
     if r["bd"]:
         print("BD-rate (bpp at equal RGB PSNR, PCHIP) and BD-PSNR against each anchor:")
         for row in r["bd"]:

@@ -137,6 +137,8 @@ def validate(cfg: DictConfig) -> None:
             raise InputError(f"{key}={v} is invalid: give {what} from {lo:g} to {hi:g}")
         if key in ODD and v % 2 == 0:
             raise InputError(f"{key}={v} must be odd (the convolutions pad by kernel // 2 on each side)")
+    from .threads import parse as parse_threads
+    parse_threads(cfg.get("threads", "auto"))  # threads=0 or threads=abc: one line, exit 2
     from .train.accel import PRECISIONS
     if cfg.train.get("precision", "auto") not in PRECISIONS:
         raise InputError(f"train.precision={cfg.train.precision} is not supported; use {', '.join(PRECISIONS)}")

@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 
 from . import __version__, container
 from .compress.pipeline import check_settings, compress_decoder
+from . import threads as thread_policy
 from .compress.target import plan_params, prune_to_target, steps_to_target, target_bytes
 from .config import MEASURES, compose, model_settings, validate
 from .container.records import CompressedModel, VideoMeta
@@ -37,7 +38,14 @@ log = logging.getLogger("inr_codec")
 
 def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path | None = None,
         resume: str | Path | None = None, outputs_root: str | Path = "outputs", show_progress: bool = True) -> dict:
-    """Fit, compress and write model.bin; returns the summary (also written as summary.json)."""
+    """Fit, compress and write model.bin; returns the summary (also written as summary.json). The fit runs
+    on the threads ``threads=`` decides (inr_codec/threads.py); the caller's thread count is kept."""
+    with thread_policy.kept():
+        return _fit(video_path, overrides, out=out, resume=resume, outputs_root=outputs_root,
+                    show_progress=show_progress)
+
+
+def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: bool) -> dict:
     run_dir = None
     if resume is not None and distributed.world_size() > 1:
         raise InputError("--resume runs in one process; resume without torchrun (the checkpoint is rank 0's)")
@@ -55,13 +63,14 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
     video_path = Path(video_path) if video_path is not None else sample_clip()
     cfg = compose(overrides)
     validate(cfg)
+    threads = thread_policy.configure(cfg.threads, command="fit")  # before the first parallel op (inr_codec/threads.py)
     device = distributed.init(resolve_device(cfg.device))  # under torchrun: join the group; cuda:LOCAL_RANK
     main = distributed.is_main()  # only rank 0 writes (run directory, log, checkpoints, model.bin)
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         check_writable(out_path)
     if cfg.model.name == "nirvana":  # group-wise: its own loop (train/groups.py), resumable group by group
-        return _fit_groups(video_path, cfg, list(overrides), device, out_path, Path(outputs_root), run_dir)
+        return _fit_groups(video_path, cfg, list(overrides), device, out_path, Path(outputs_root), run_dir, threads)
 
     check_video_memory(video_path, cfg)
     video = load_video(video_path, cfg)
@@ -91,6 +100,7 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
                  __version__, video_path, video.width, video.height, video.num_frames, video.fps,
                  cls.name, model.decoder_params(), device)
         log.info("architecture %s; frames padded to %dx%d", arch, pad_w, pad_h)
+        log.info("threads: %s", threads.describe())
         fingerprint = _fingerprint(video, cfg, arch)
         # Under train.budget_s the fit gets its share of the budget, the fine-tuning phases the rest.
         fit_cfg = OmegaConf.merge(cfg.train, {"budget_s": budget_share(cfg, "fit", _planned_prune(cfg, target))})
@@ -147,7 +157,7 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
             "layer_bits": {t.name: t.bits for t in cm.tensors if t.bits != int(cfg.compress.bits) and len(t.shape) > 1
                            and t.name != "embeddings"} or None,
             "target_bytes": target, "video": str(video_path), "run_dir": str(run_dir), "inrcodec": __version__,
-            "processes": distributed.world_size(),
+            "processes": distributed.world_size(), **_threads_summary(threads),
         }
         write_json(run_dir / "summary.json", summary)
         log.info("wrote %s: %d bytes, %.4f bpp, %s", model_file, nbytes, summary["bpp"],
@@ -157,6 +167,11 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
     finally:
         if handler is not None:
             detach_log(handler)
+
+
+def _threads_summary(choice: thread_policy.Choice) -> dict:
+    """summary.json's thread fields: the count the fit ended with, how it was chosen, what auto aimed at."""
+    return {"threads": choice.threads, "threads_source": choice.source, "threads_target": choice.target}
 
 
 def _run_record(video_path: Path, overrides, out_path: Path | None, cfg) -> dict:
@@ -173,7 +188,7 @@ def padded_frames(arch: dict, frames: np.ndarray, device) -> FrameSet:
 
 
 def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path | None, outputs_root: Path,
-                resume_dir: Path | None) -> dict:
+                resume_dir: Path | None, threads: thread_policy.Choice) -> dict:
     """model=nirvana: fit group by group (memory bounded by a group), write, and measure the written file.
     Each coded group is kept in the run directory as it is done; ``resume_dir`` continues that run."""
     from .io import iter_video
@@ -219,6 +234,7 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
         log.info("inrcodec %s: fitting %s (%dx%d, %d frames, %s fps) with nirvana in groups of %d frames, "
                  "%d processes, on %s", __version__, video_path, w, h, n, fps, arch["gop"], distributed.world_size(),
                  device)
+        log.info("threads: %s", threads.describe())
         t0 = time.perf_counter()
         groups, stats = fit_groups(chunks(stream), n, arch, cfg, device, progress)
         if resume_dir is not None:  # only now: a resume refused on the way (the video changed) leaves it as it was
@@ -243,7 +259,7 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
             "group_stats": stats, "fit_seconds": round(fit_s, 2), "epochs": None,
             "device": device_name(device), "model": "nirvana", "bits": int(cfg.compress.bits), "prune": 0.0,
             "target_bytes": None, "video": str(video_path), "run_dir": str(run_dir), "inrcodec": __version__,
-            "processes": distributed.world_size(),
+            "processes": distributed.world_size(), **_threads_summary(threads),
         }
         write_json(run_dir / "summary.json", summary)
         log.info("wrote %s: %d bytes, %.4f bpp, %s, %d groups", model_file, nbytes, summary["bpp"],

@@ -16,6 +16,7 @@ import functools
 import importlib.util
 import io
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -37,6 +38,30 @@ def launcher_of(overrides) -> str | None:
     return names[-1] if names else None
 
 
+def concurrent_jobs(name: str | None, overrides) -> int:
+    """How many of the sweep's jobs run at once on this machine: joblib's n_jobs (default -1: one per
+    core; -k: cores + 1 - k, as joblib counts), at most the number of jobs. 1 for launchers that put
+    each job on its own machine (SLURM) and for the in-process sweep."""
+    if name != "joblib":
+        return 1
+    from .sweep import expand
+    from .threads import cores
+    n_jobs = -1
+    for o in overrides:
+        key, _, value = o.partition("=")
+        if key.lstrip("+~") == "hydra.launcher.n_jobs":
+            try:
+                n_jobs = int(value)
+            except ValueError:
+                raise InputError(f"hydra.launcher.n_jobs={value} is not a whole number") from None
+    if n_jobs == 0:
+        raise InputError("hydra.launcher.n_jobs=0 runs nothing; give 1 or more (or -1: one job per core)")
+    if n_jobs < 0:
+        n_jobs = max(1, cores() + 1 + n_jobs)
+    jobs = len(expand([o for o in overrides if not o.lstrip("+~").startswith("hydra")]))
+    return max(1, min(n_jobs, jobs))
+
+
 def check_launcher(name: str) -> None:
     """A one-line error naming the extra when the launcher's plugin is not installed."""
     if name in PLUGINS and importlib.util.find_spec(PLUGINS[name][0]) is None:
@@ -44,11 +69,14 @@ def check_launcher(name: str) -> None:
     # Other names (basic, or another installed plugin such as ray) are Hydra's to find or refuse.
 
 
-def _job(cfg, *, video: str | None, quiet: bool) -> dict:
-    """One job, run wherever the launcher puts it: its own overrides, its own folder of the sweep."""
+def _job(cfg, *, video: str | None, quiet: bool, workers: int = 1, env: str | None = None) -> dict:
+    """One job, run wherever the launcher puts it: its own overrides, its own folder of the sweep.
+    ``workers``: jobs running at once on this machine (joblib), which share its cores; ``env``: the
+    user's OMP_NUM_THREADS in the sweep's own process (joblib's workers get a value of joblib's)."""
     from hydra.core.hydra_config import HydraConfig
 
-    from . import api
+    from . import api, threads
+    threads.set_context(workers=workers, env=env)
     hc = HydraConfig.get()
     overrides = [str(o) for o in hc.overrides.task]  # this job's key=value list, without hydra's own
     return api.fit(video, overrides, outputs_root=Path(hc.runtime.output_dir), show_progress=not quiet)
@@ -93,6 +121,8 @@ def run(video: str | None, overrides: list[str], sweep_dir: Path, *, quiet: bool
     if not any(o.split("=", 1)[0] == "hydra/job_logging" for o in overrides):
         args.append("hydra/job_logging=none")
     video = None if video is None else str(Path(video).resolve())  # jobs may run in another directory
+    job = functools.partial(_job, video=video, quiet=quiet, workers=concurrent_jobs(name, overrides),
+                            env=os.environ.get("OMP_NUM_THREADS"))
     setbase("1.3")
     GlobalHydra.instance().clear()
     root = logging.getLogger()
@@ -101,7 +131,7 @@ def run(video: str | None, overrides: list[str], sweep_dir: Path, *, quiet: bool
     try:
         hydra = Hydra.create_main_hydra2("fit", create_config_search_path("pkg://inr_codec.conf"))
         with contextlib.redirect_stderr(stderr):
-            batches = hydra.multirun("fit", functools.partial(_job, video=video, quiet=quiet), args)
+            batches = hydra.multirun("fit", job, args)
     except InputError as e:  # a job's own one-line error: name the job
         if stderr.failed is None:
             raise

@@ -13,6 +13,10 @@ from inr_codec.io import Video, write_video
 # replay a failure with INRCODEC_FUZZ_SEED=<seed> python -m pytest tests/unit/test_container.py
 FUZZ_SEED = int(os.environ.get("INRCODEC_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
 os.environ["INRCODEC_FUZZ_SEED"] = str(FUZZ_SEED)  # one seed even if this file is imported twice
+# Fixed threads: inrcodec's threads=auto follows the machine's load, and tests that compare bytes between
+# runs (resume, torchrun against one process) need the same float arithmetic in both. Tests of the thread
+# choice itself remove the variable (tests/unit/test_threads.py).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def pytest_report_header(config):

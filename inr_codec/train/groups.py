@@ -41,6 +41,7 @@ from ..data import FrameSet
 from ..models.nirvana import make_decoder, pad_size
 from . import distributed
 from .group_progress import GroupProgress
+from .speed_watch import for_device, report
 
 log = logging.getLogger("inr_codec")
 
@@ -90,6 +91,7 @@ class GroupFitter:
     def __init__(self, arch: dict, mcfg, ccfg, device: torch.device, seed: int):
         self.arch, self.mcfg, self.ccfg, self.device, self.seed = arch, mcfg, ccfg, device, seed
         self.pad_h, self.pad_w = pad_size(arch)
+        self.watch = for_device(device)  # one busy-machine line for the whole fit; thread governor
 
     def _net(self, segment: int) -> torch.nn.Module:
         torch.manual_seed(self.seed * 1_000_003 + segment)  # a segment's start depends on nothing else
@@ -158,7 +160,10 @@ class GroupFitter:
         y = None if sampled else target.crop(target.batch(t))  # sampled: each step's frames only (uint8 otherwise)
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + 7919 * index)
         warm = max(1, steps // 20)
+        if self.watch is not None:
+            self.watch.new_baseline()  # key and residual groups' steps differ in cost
         for step in range(steps):
+            t_step = time.perf_counter()
             scale = (step + 1) / warm if step < warm else 0.5 * (1 + math.cos(math.pi * (step - warm) / (steps - warm)))
             for g in opt.param_groups:
                 g["lr"] = lr * scale
@@ -173,6 +178,7 @@ class GroupFitter:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            report(self.watch, time.perf_counter() - t_step, log=log, phase=f"group {index}")
         return {n: p.detach().to("cpu", torch.float32).numpy().copy() for n, p in params.items()}
 
     def run(self, spans: list[tuple[Span, bool]], chunks, progress: GroupProgress | None = None

@@ -18,6 +18,7 @@ from . import accel, distributed
 from .checkpoint import load_checkpoint, save_checkpoint
 from .losses import get_loss
 from .schedule import learning_rate, progress
+from .speed_watch import for_device, report
 
 log = logging.getLogger("inr_codec.train")
 
@@ -198,6 +199,7 @@ class Trainer:
         mse_sum = torch.zeros((), device=self.frames.device)
         self._stop_signal, self._in_step = None, False
         distributed.broadcast_params(self.model)  # same init on every rank anyway (same seed)
+        watch = for_device(self.frames.device)  # busy-machine line and thread governor (train/speed_watch.py)
         old_handlers = self._install_signal_handlers()
         try:
             while st.epoch < epochs:
@@ -213,10 +215,12 @@ class Trainer:
                     if budget and p >= 1.0:
                         break  # the time budget ends inside an epoch: stop here, not an epoch later
                     self._in_step = True
+                    t_step = time.perf_counter()
                     mse_sum += self._train_step(idx, learning_rate(p, cfg.lr, cfg.warmup))
                     st.step += 1
                     st.batch = b + 1
                     self._in_step = False
+                    report(watch, time.perf_counter() - t_step, log=log, phase=self.phase, bar=bar)
                 if st.batch < self.steps_per_epoch:  # left early for the budget
                     break
                 st.epoch += 1

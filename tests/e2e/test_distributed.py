@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch.distributed as dist
 
-from inr_codec import api, container
+from inr_codec import api, container, threads
 from tests.conftest import TINY
 
 pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
@@ -24,8 +24,9 @@ OVERRIDES = [o for o in TINY if not o.startswith("train.batch_size")] + [
 
 
 def _torchrun(clip, outputs, extra=()):
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("WORLD_SIZE", None)
+    env.pop("OMP_NUM_THREADS", None)  # each rank's threads are inrcodec's choice: cores / 2 local ranks
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "inr_codec", "fit", str(clip), *OVERRIDES, "-q", "--outputs", str(outputs), *extra]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=outputs.parent)
@@ -49,6 +50,8 @@ def test_two_processes_fit_one_network(tiny_clip, tmp_path):
     assert measured == pytest.approx(s["psnr"], abs=1e-9)
     log = (Path(s["run_dir"]) / "fit.log").read_text()
     assert "epoch 25 " in log and "prune" in str(list(Path(s["run_dir"], "checkpoints").iterdir()))
+    assert f"auto, {threads.cores()} cores / 2 workers" in log  # torchrun's own OMP_NUM_THREADS=1 is not the user's
+    assert s["threads"] == max(1, threads.cores() // 2) and s["threads_source"] == "auto"
 
     # One process, same global batch: summing the shards' gradients differs from the whole batch's only in
     # float rounding order, so the weights agree to ~1e-7, not bit for bit; the quality agrees closely.

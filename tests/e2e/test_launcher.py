@@ -11,8 +11,9 @@ from tests.conftest import TINY
 FAST = TINY + ["train.epochs=2", "compress.qat_epochs=0", "compress.prune_epochs=0"]
 
 
-def test_joblib_sweep_runs_jobs_in_parallel_processes_and_gathers(tmp_path, tiny_clip, capsys):
+def test_joblib_sweep_runs_jobs_in_parallel_processes_and_gathers(tmp_path, tiny_clip, capsys, monkeypatch):
     pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the jobs' threads are inrcodec's choice
     out = tmp_path / "outputs"
     handlers = logging.getLogger().handlers[:]
     code = main(["fit", str(tiny_clip), "-m", "compress.bits=6,8", "hydra/launcher=joblib",
@@ -27,6 +28,8 @@ def test_joblib_sweep_runs_jobs_in_parallel_processes_and_gathers(tmp_path, tiny
     for n in (0, 1):  # each job in its own folder of the sweep, with Hydra's record of its overrides
         assert len(list((sweep / str(n)).rglob("summary.json"))) == 1
         assert (sweep / str(n) / ".hydra" / "overrides.yaml").is_file()
+        (log,) = (sweep / str(n)).rglob("fit.log")  # two jobs at once share the cores
+        assert "cores / 2 workers" in log.read_text()  # joblib's own OMP_NUM_THREADS is not the user's
     assert main(["gather", str(sweep), "-o", str(tmp_path / "all.csv")]) == 0
     assert sorted(r["bits"] for r in csv.DictReader(open(tmp_path / "all.csv"))) == ["6", "8"]
 

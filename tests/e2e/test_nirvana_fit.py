@@ -73,7 +73,7 @@ def _cli(args, nproc, cwd):
 
 
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="no gloo")
-def test_two_processes_write_the_same_file_as_one(tiny_clip, tmp_path):
+def test_two_processes_write_the_same_file_as_one(tiny_clip, tmp_path, monkeypatch):
     quick = NV + ["model.key_steps=20", "model.steps=5"]
     two = _cli(["fit", str(tiny_clip), *quick, "-q", "--outputs", str(tmp_path / "o"), "-o", str(tmp_path / "two.bin")],
                nproc=2, cwd=tmp_path)
@@ -81,7 +81,7 @@ def test_two_processes_write_the_same_file_as_one(tiny_clip, tmp_path):
     assert two.stdout.count("wrote ") == 1  # only rank 0 writes
     assert json.loads(next((tmp_path / "o").rglob("summary.json")).read_text())["processes"] == 2
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as each torchrun worker (OMP_NUM_THREADS=1): the same float arithmetic
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # as each torchrun worker: the same float arithmetic
     try:
         one = api.fit(tiny_clip, quick, out=tmp_path / "one.bin", outputs_root=tmp_path / "o1", show_progress=False)
     finally:
