@@ -219,17 +219,20 @@ def cmd_info(a) -> None:
             print(f"  {g['index']:>5} {g['frames']:>13} {g['segment']:>7} {'key' if g['key'] else 'residual':>8} "
                   f"{g['bits']:>4} {g['bytes']:>9,}")
         print("tensors of group 0 (the first key group):")
-    print("tensors (bytes: coded payload + table as stored; entropy = ideal code for the symbols; huffman = a "
+    print("tensors (bytes: coded payload + table as stored; model = the entropy model's estimate of the payload "
+          "(learned models: the rate training minimised); entropy = ideal code for the symbols; huffman = a "
           "Huffman code of them, table not counted)")
-    print(f"  {'name':<36} {'shape':>14} {'bits':>4} {'zeros':>6} {'coder':>5} {'payload':>9} {'table':>6} "
-          f"{'entropy':>9} {'huffman':>9}")
+    print(f"  {'name':<36} {'shape':>14} {'bits':>4} {'zeros':>6} {'coder':>12} {'payload':>9} {'model':>9} "
+          f"{'table':>6} {'entropy':>9} {'huffman':>9}")
     for t in r["tensors"]:
         shape = "x".join(map(str, t["shape"]))
-        print(f"  {t['name']:<36} {shape:>14} {t['bits']:>4} {t['zeros']:>6.1%} {t['coder']:>5} "
-              f"{t['payload_bytes']:>9,} {t['table_bytes']:>6,} {t['entropy_bytes']:>9,.0f} {t['huffman_bytes']:>9,}")
-    tot = {k: sum(t[k] for t in r["tensors"]) for k in ("payload_bytes", "table_bytes", "entropy_bytes", "huffman_bytes")}
-    print(f"  {'all tensors':<36} {'':>14} {'':>4} {'':>6} {'':>5} {tot['payload_bytes']:>9,} {tot['table_bytes']:>6,} "
-          f"{tot['entropy_bytes']:>9,.0f} {tot['huffman_bytes']:>9,}")
+        print(f"  {t['name']:<36} {shape:>14} {t['bits']:>4} {t['zeros']:>6.1%} {t['coder']:>12} "
+              f"{t['payload_bytes']:>9,} {t['model_bytes']:>9,.0f} {t['table_bytes']:>6,} {t['entropy_bytes']:>9,.0f} "
+              f"{t['huffman_bytes']:>9,}")
+    keys = ("payload_bytes", "model_bytes", "table_bytes", "entropy_bytes", "huffman_bytes")
+    tot = {k: sum(t[k] for t in r["tensors"]) for k in keys}
+    print(f"  {'all tensors':<36} {'':>14} {'':>4} {'':>6} {'':>12} {tot['payload_bytes']:>9,} "
+          f"{tot['model_bytes']:>9,.0f} {tot['table_bytes']:>6,} {tot['entropy_bytes']:>9,.0f} {tot['huffman_bytes']:>9,}")
 
 
 def cmd_eval(a) -> None:

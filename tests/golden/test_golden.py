@@ -15,7 +15,10 @@ from inr_codec.io import Video, write_video
 from tests.conftest import TINY, moving_gradient
 
 HERE = Path(__file__).parent
-GOLDEN = {"1.0": HERE / "v1.0_hnerv_tiny.bin"}
+GOLDEN = {"1.0": HERE / "v1.0_hnerv_tiny.bin", "1.2": HERE / "v1.2_hnerv_rd_tiny.bin"}
+# How each was made: 1.0 post-training quantization, 1.2 rate-distortion training (learned entropy models).
+MADE_WITH = {"1.0": ["compress.bits=6"],
+             "1.2": ["compress=rd", "compress.rd_epochs=4", "compress.qat_epochs=2", "compress.lmbda=0.01"]}
 
 
 def _frames_path(model: Path) -> Path:
@@ -29,8 +32,13 @@ def regenerate(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("golden")
     clip = root / "clip.mkv"
     write_video(Video(moving_gradient(), Fraction(30000, 1001)), str(clip), pix_fmt="rgb")
-    target = GOLDEN["1.0"]
-    api.fit(clip, TINY + ["compress.bits=6"], out=target, outputs_root=root / "o", show_progress=False)
+    for version in GOLDEN:
+        make_golden(version, clip, root)
+
+
+def make_golden(version: str, clip: Path, root: Path) -> None:
+    target = GOLDEN[version]
+    api.fit(clip, TINY + MADE_WITH[version], out=target, outputs_root=root / "o", show_progress=False)
     np.savez_compressed(_frames_path(target), frames=decode_frames(container.read(target)))
 
 

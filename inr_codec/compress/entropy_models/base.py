@@ -91,7 +91,12 @@ class EntropyModel:
             raise ValueError(f"range decoding failed ({e})") from None
         if not dec.maybe_exhausted():
             raise ValueError("the payload holds more data than its symbols")
-        return self.unstream(out, shape)
+        q = self.unstream(out, shape)
+        # A range decoder turns any words into some symbols: coding them again must give the payload
+        # back exactly, or the payload and its model disagree (never silent garbage).
+        if self.encode(q, params) != bytes(payload):
+            raise ValueError("the payload does not agree with its entropy model")
+        return q
 
     def estimate_bits(self, q: np.ndarray, params: list[int]) -> float:
         return sum(laplace.table_bits(s, S, K) for s, S, K in zip(self.streams(q), params[0::2], params[1::2])
