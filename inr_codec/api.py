@@ -150,16 +150,19 @@ def _tensor_report(t) -> dict:
     from .compress.codec import decode_symbols
     from .compress.entropy import estimate_bits, huffman_bits, table_bytes
     from .compress.entropy_models import MODELS
+    from .container.format import uvar_bytes
     symbols = decode_symbols(t)
     # The rate the entropy model estimates for the stored symbols (learned models: what training minimised,
     # under the decoder's integer tables; a stored table: its own code length).
-    if t.coder in MODELS:
+    table = table_bytes(t.frequencies)
+    if t.coder in MODELS:  # the models' stored parameters take the table's place
         model_bits = MODELS[t.coder].estimate_bits(symbols, list(t.params))
+        table = sum(len(uvar_bytes(int(p))) for p in [len(t.params) // 2, *t.params])
     else:
         model_bits = estimate_bits(symbols) if t.coder == "range" else 8 * len(t.payload)
     return {"name": t.name, "shape": list(t.shape), "bits": t.bits, "coder": t.coder,
             "model_bytes": round(model_bits / 8, 1),
-            "payload_bytes": len(t.payload), "table_bytes": table_bytes(t.frequencies),
+            "payload_bytes": len(t.payload), "table_bytes": table,
             "entropy_bytes": round(estimate_bits(symbols) / 8, 1), "huffman_bytes": -(-huffman_bits(symbols) // 8),
             "zeros": round(float(np.mean(symbols == 0)) if symbols.size else 0.0, 4)}
 

@@ -219,7 +219,7 @@ def cmd_info(a) -> None:
             print(f"  {g['index']:>5} {g['frames']:>13} {g['segment']:>7} {'key' if g['key'] else 'residual':>8} "
                   f"{g['bits']:>4} {g['bytes']:>9,}")
         print("tensors of group 0 (the first key group):")
-    print("tensors (bytes: coded payload + table as stored; model = the entropy model's estimate of the payload "
+    print("tensors (bytes: coded payload + table as stored (learned models: their parameters); model = the entropy model's estimate of the payload "
           "(learned models: the rate training minimised); entropy = ideal code for the symbols; huffman = a "
           "Huffman code of them, table not counted)")
     print(f"  {'name':<36} {'shape':>14} {'bits':>4} {'zeros':>6} {'coder':>12} {'payload':>9} {'model':>9} "

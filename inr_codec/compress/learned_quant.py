@@ -18,8 +18,6 @@ integer model parameters), decoding each one back before it is returned.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn as nn
@@ -117,31 +115,22 @@ def learned(decoder: nn.Module) -> bool:
                if parametrize.is_parametrized(mod, name) for p in mod.parametrizations[name])
 
 
-def symbols_and_steps(lq: LearnedQuant, w: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """The file's int32 symbols and float32 steps of the (unquantized) tensor ``w``."""
-    step = lq.step().detach().to("cpu", torch.float32)
+def symbols_and_steps(lq: LearnedQuant, w: torch.Tensor, step_factor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The file's int32 symbols and float32 steps of the (unquantized) tensor ``w``; ``step_factor``
+    widens every step (a rate target's last correction)."""
+    step = (lq.step().detach() * step_factor).to("cpu", torch.float32)
     w = w.detach().to("cpu", torch.float32)
     q = torch.round(w / step).clamp(-MAX_SYMBOL, MAX_SYMBOL).to(torch.int32)
     return q.numpy(), step.reshape(-1).numpy().astype(np.float32)
 
 
 def code(decoder: nn.Module, step_factor: float = 1.0) -> list[CodedTensor]:
-    """The file's records of every stored tensor (``step_factor`` widens every step: a rate target's
-    last correction)."""
+    """The file's records of every stored tensor, its steps times ``step_factor``."""
     from .codec import code_symbols
     tensors = []
     for full, mod, name in stored_tensors(decoder):
         lq = next(p for p in mod.parametrizations[name] if isinstance(p, LearnedQuant))
-        w = mod.parametrizations[name].original
-        if step_factor != 1.0:
-            with torch.no_grad():
-                saved = lq.log_step.detach().clone()
-                lq.log_step.add_(math.log(step_factor))
-            q, steps = symbols_and_steps(lq, w)
-            with torch.no_grad():
-                lq.log_step.copy_(saved)
-        else:
-            q, steps = symbols_and_steps(lq, w)
+        q, steps = symbols_and_steps(lq, mod.parametrizations[name].original, step_factor)
         tensors.append(code_symbols(full, q, steps, lq.axis, lq.model))
     return tensors
 
