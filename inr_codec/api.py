@@ -161,7 +161,7 @@ def evaluate(model_file: str | Path, ref: str | Path, *, overrides=(), device: s
     from .metrics.frames import parse_metrics, write_csv
     metrics = parse_metrics(",".join(metrics)) if not isinstance(metrics, str) else parse_metrics(metrics)
     cm = container.read(model_file)
-    cfg = compose(overrides)
+    cfg = compose(overrides, only=("data",), command="eval")
     video = load_video(ref, cfg)
     v = cm.video
     if (video.width, video.height, video.num_frames) != (v.width, v.height, v.frames):
