@@ -186,7 +186,7 @@ def _evaluate(model_file, ref, overrides, device: str, metrics, csv, plots, lpip
     from .metrics.frames import parse_metrics, write_csv
     metrics = parse_metrics(",".join(metrics)) if not isinstance(metrics, str) else parse_metrics(metrics)
     cm = container.read(model_file)
-    cfg = compose(overrides)
+    cfg = compose(overrides, only=("data",), command="eval")
     video = load_video(ref, cfg)
     v = cm.video
     if (video.width, video.height, video.num_frames) != (v.width, v.height, v.frames):

@@ -18,23 +18,33 @@ def auto_size_m(frames: int, height: int, width: int) -> float:
     return round(max(params, 2000) / 1e6, 4)
 
 
-def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
-    """The resolved config for these overrides; a bad override is a one-line InputError."""
-    from hydra import compose as hydra_compose
+def compose(overrides: list[str] | tuple[str, ...] = (), *, only: tuple[str, ...] | None = None,
+            command: str = "fit") -> DictConfig:
+    """The resolved config for these overrides; a bad override is a one-line InputError that names the
+    nearest valid key or option (``overrides.check``). ``only``: the groups whose keys may be set
+    (``("data",)`` for eval and bench)."""
+    from .overrides import check
+    check(overrides, only=only, command=command)
+    cfg = hydra_compose(overrides)
+    OmegaConf.set_struct(cfg, True)
+    return cfg
+
+
+def hydra_compose(overrides) -> DictConfig:
+    """``hydra.compose`` of conf/fit.yaml, its errors as one line without Hydra's config search path."""
+    from hydra import compose as _compose
     from hydra import initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
+    from .overrides import _first_part
     GlobalHydra.instance().clear()
     try:
         with initialize_config_module(config_module="inr_codec.conf", version_base="1.3"):
-            cfg = hydra_compose(config_name="fit", overrides=list(overrides))
-    except Exception as e:  # Hydra's own errors say which override is wrong
-        msg = " ".join(str(e).split())
-        raise InputError(f"bad override: {msg}") from None
+            return _compose(config_name="fit", overrides=list(overrides))
+    except Exception as e:  # a value of the wrong shape, say: Hydra's own words, trimmed
+        raise InputError(f"bad override: {_first_part(str(e))}") from None
     finally:
         GlobalHydra.instance().clear()
-    OmegaConf.set_struct(cfg, True)
-    return cfg
 
 
 def model_settings(cfg: DictConfig, frames: int, height: int, width: int) -> dict:
@@ -63,6 +73,8 @@ def parse_fps(value) -> Fraction | None:
         raise InputError(f"data.fps={value} must be positive")
     return f
 
+
+PRECISIONS = ("auto", "fp32", "bf16")  # train.precision (resolved in train/accel.py)
 
 # key: (kind, lowest, highest, None allowed); "int" and "num" exclude booleans; bounds are inclusive.
 # measure=: what `fit` measures on the written file (MS-SSIM costs more than decoding on a CPU)
@@ -139,7 +151,6 @@ def validate(cfg: DictConfig) -> None:
             raise InputError(f"{key}={v} must be odd (the convolutions pad by kernel // 2 on each side)")
     from .threads import parse as parse_threads
     parse_threads(cfg.get("threads", "auto"))  # threads=0 or threads=abc: one line, exit 2
-    from .train.accel import PRECISIONS
     if cfg.train.get("precision", "auto") not in PRECISIONS:
         raise InputError(f"train.precision={cfg.train.precision} is not supported; use {', '.join(PRECISIONS)}")
     if cfg.get("measure", "full") not in MEASURES:

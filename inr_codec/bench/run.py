@@ -115,7 +115,7 @@ def run(video_path, *, codecs: str = "x264,x265,av1", crfs: list[str] | None = N
         plots: bool = True, progress=print) -> dict:
     from inr_codec.api import load_video
     from inr_codec.config import compose
-    cfg = compose(list(overrides))
+    cfg = compose(list(overrides), only=("data",), command="bench")
     video = load_video(video_path, cfg)
     t, h, w = video.num_frames, video.height, video.width
     out = Path(out_dir) if out_dir else Path("outputs") / "bench" / Path(str(video_path)).stem

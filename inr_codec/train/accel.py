@@ -11,11 +11,10 @@ import shutil
 
 import torch
 
+from ..config import PRECISIONS
 from ..errors import BackendError, InputError
 
 log = logging.getLogger("inr_codec.train")
-
-PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def native_bf16(device: torch.device) -> bool:

@@ -87,3 +87,12 @@ def test_decode_refuses_a_bad_output_before_decoding(tmp_path):
     for out, needle in ((tmp_path / "x.gif", ".gif"), (full, "not empty"), (tmp_path / "no" / "x.mp4", "no")):
         code, _, err = run("decode", str(golden), "-o", str(out), "--device", "cpu")
         one_line_error(code, err, needle)
+
+
+def test_override_errors_point_the_right_way(tiny_clip, tmp_path):
+    for override, needle in (("+train.epoch=3", "did you mean train.epochs?"),
+                             ("model=hnerf", "did you mean model=hnerv?")):
+        code, _, err = run("fit", str(tiny_clip), override, "--outputs", str(tmp_path / "o"))
+        one_line_error(code, err, needle)
+        assert "search path" not in err and "provider=hydra" not in err
+    assert not (tmp_path / "o").exists()
