@@ -3,20 +3,24 @@ import os
 import random
 from fractions import Fraction
 
-import numpy as np
-import pytest
-import torch
+# Fixed threads, set before torch starts its thread pool: inrcodec's threads=auto follows the machine's load,
+# and tests that compare bytes or PSNR between runs (resume, torchrun against one process, a fit's figures
+# against the test's own decode) need the same float arithmetic in both. Tests of the thread choice itself
+# remove the variable (tests/unit/test_threads.py).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from inr_codec.io import Video, write_video
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from inr_codec.io import Video, write_video  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))  # the test process decodes on the fits' threads
 
 # Seed of the property-based (hypothesis) fuzz tests: random each run, printed in pytest's header;
 # replay a failure with INRCODEC_FUZZ_SEED=<seed> python -m pytest tests/unit/test_container.py
 FUZZ_SEED = int(os.environ.get("INRCODEC_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
 os.environ["INRCODEC_FUZZ_SEED"] = str(FUZZ_SEED)  # one seed even if this file is imported twice
-# Fixed threads: inrcodec's threads=auto follows the machine's load, and tests that compare bytes between
-# runs (resume, torchrun against one process) need the same float arithmetic in both. Tests of the thread
-# choice itself remove the variable (tests/unit/test_threads.py).
-os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def pytest_report_header(config):
