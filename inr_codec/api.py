@@ -16,10 +16,11 @@ from . import threads as thread_policy
 from .config import compose
 from .container.records import CompressedModel
 from .decode.reference import build_decoder, decode_batches
-from .errors import BackendError, InputError
+from .errors import BackendError
 from .fitting import fit
 from .io import check_output, open_writer
 from .measure import bpp, measure_file, measure_file_stream
+from .preflight import check_reference, parse_frames, video_dims
 from .runtime import check_video_memory, device_name, load_video, resolve_device, sample_clip
 
 __all__ = ["bench", "bpp", "check_video_memory", "compose", "decode", "decode_stream", "device_name", "evaluate",
@@ -28,20 +29,6 @@ __all__ = ["bench", "bpp", "check_video_memory", "compose", "decode", "decode_st
 
 log = logging.getLogger("inr_codec")
 
-
-
-def parse_frames(spec: str | None, total: int) -> tuple[int, int] | None:
-    """'A:B' (either side may be empty) → (A, B) within 0..total."""
-    if spec is None:
-        return None
-    try:
-        a, b = spec.split(":")
-        lo, hi = int(a) if a else 0, int(b) if b else total
-    except ValueError:
-        raise InputError(f"--frames {spec} is not a range; use A:B, e.g. --frames 0:10") from None
-    if not 0 <= lo < hi <= total:
-        raise InputError(f"--frames {spec} is outside the video's 0:{total}")
-    return lo, hi
 
 
 def decode_stream(model_file, *, backend: str = "torch", device: str = "auto", dtype: str = "fp32",
@@ -76,9 +63,10 @@ def decode_stream(model_file, *, backend: str = "torch", device: str = "auto", d
     return cm, batches_of(cm, device=dev, dtype=dtype, frames=rng, batch_size=batch_size, **prepared)
 
 
-def decode(model_file: str | Path, out: str | Path, *, backend: str = "torch", device: str = "auto",
+def decode(model_file: str | Path | CompressedModel, out: str | Path, *, backend: str = "torch", device: str = "auto",
            dtype: str = "fp32", frames: str | None = None, batch_size: int = 8, threads=None) -> dict:
-    """Decode model.bin to a video file (the output's extension picks the format) or a PNG folder.
+    """Decode model.bin (a path, or the file as ``container.read`` gave it) to a video file (the output's
+    extension picks the format) or a PNG folder.
     ``threads``: intra-op CPU threads (None or "auto": inr_codec.threads decides; OMP_NUM_THREADS wins)."""
     with thread_policy.kept():
         chosen = thread_policy.configure(threads, what="--threads", command="decode")
@@ -187,11 +175,9 @@ def _evaluate(model_file, ref, overrides, device: str, metrics, csv, plots, lpip
     metrics = parse_metrics(",".join(metrics)) if not isinstance(metrics, str) else parse_metrics(metrics)
     cm = container.read(model_file)
     cfg = compose(overrides, only=("data",), command="eval")
-    video = load_video(ref, cfg)
     v = cm.video
-    if (video.width, video.height, video.num_frames) != (v.width, v.height, v.frames):
-        raise InputError(f"reference {ref} is {video.width}x{video.height}x{video.num_frames} but the file holds "
-                         f"{v.width}x{v.height}x{v.frames}; give the video the file was fitted on")
+    check_reference(model_file, v, ref, video_dims(ref, cfg), overrides)  # before reading every frame
+    video = load_video(ref, cfg)
     dev = resolve_device(device)
     per_frame, worst, worst_img = measure_batches(decode_batches(cm, device=dev), video.frames, metrics,
                                                   device=dev, lpips_net=lpips_net)

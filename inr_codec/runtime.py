@@ -1,13 +1,12 @@
 """Where a command runs and what it reads: the bundled sample, the device, the input video as the
-configuration selects it (range, raw-yuv layout, crop)."""
+configuration selects it (range, raw-yuv layout, crop). Torch is imported only where a device is named, so
+the command line's checks (inr_codec/preflight.py) can use the rest before torch loads."""
 from __future__ import annotations
 
 import os
 import platform
 from importlib import resources
 from pathlib import Path
-
-import torch
 
 from .config import parse_fps
 from .errors import BackendError, InputError
@@ -22,7 +21,9 @@ def sample_clip() -> Path:
     return Path(str(resources.files("inr_codec.assets") / SAMPLE_CLIP))
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str):
+    """The torch.device ``auto``/``cpu``/``cuda``/``cuda:N`` names; one-line errors for the rest."""
+    import torch
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -36,7 +37,8 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
-def device_name(device: torch.device) -> str:
+def device_name(device) -> str:
+    import torch
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"

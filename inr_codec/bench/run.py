@@ -17,6 +17,7 @@ from inr_codec.errors import InputError
 from inr_codec.io.common import atomic_file
 from inr_codec.metrics.bdrate import bd_psnr, bd_rate, overlap, rate_at_psnr
 from inr_codec.metrics.frames import FrameMeter
+from inr_codec.preflight import check_point
 
 from . import anchors as A
 from . import inr as I
@@ -133,9 +134,7 @@ def run(video_path, *, codecs: str = "x264,x265,av1", crfs: list[str] | None = N
         label, files = I.parse_spec(spec)
         pts = I.load_points(files)
         for p in pts:
-            if (p["frames"], p["width"], p["height"]) != (t, w, h):
-                raise InputError(f"{p['summary']} is a fit of {p['width']}x{p['height']}x{p['frames']}, but "
-                                 f"{video_path} is {w}x{h}x{t}; bench INR points on the video they were fitted on")
+            check_point(p, video_path, (w, h, t), overrides)
         inr_specs.append((label or I.default_label(pts), pts))
 
     rows: list[dict] = []

@@ -15,6 +15,7 @@ folders default to 25). Every failure is a one-line :class:`~inr_codec.errors.Vi
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -182,6 +183,14 @@ def probe_video(path, *, width=None, height=None, pix_fmt=None, fps=None, max_fr
     path = os.fspath(path)
     _missing(path)
     check_selection(start, max_frames, path)
+    st = os.stat(path)  # the cache holds a file's answer while the file is unchanged
+    return _probe(path, st.st_size, st.st_mtime_ns, width, height, pix_fmt, fps, max_frames, start)
+
+
+@functools.lru_cache(maxsize=32)
+def _probe(path: str, _size: int, _mtime_ns: int, width, height, pix_fmt, fps, max_frames,
+           start) -> tuple[int, int, int, Fraction]:
+    """probe_video's work; a command's checks and its work probe once (a PyAV count may decode the file)."""
     kind = _kind(path)
     if kind == "yuv":
         n, h, w, rate, _ = rawyuv.probe(path, width=width, height=height, pix_fmt=pix_fmt)

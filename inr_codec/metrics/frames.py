@@ -10,21 +10,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from inr_codec.errors import InputError
 
 from .msssim import ms_ssim
+from .names import METRICS, parse_metrics  # noqa: F401 (re-exported)
 from .psnr import frame_mse, frame_psnr_yuv, psnr_from_mse
-
-METRICS = ("psnr", "msssim", "lpips")
-
-
-def parse_metrics(spec: str | None) -> tuple[str, ...]:
-    names = tuple(m.strip().lower().replace("-", "") for m in (spec or "psnr,msssim").split(",") if m.strip())
-    bad = [m for m in names if m not in METRICS]
-    if bad or not names:
-        raise InputError(f"unknown metric {bad[0] if bad else spec!r}; use a comma list of {','.join(METRICS)}")
-    return names
-
 
 class FrameMeter:
     def __init__(self, ref: np.ndarray, metrics=("psnr", "msssim"), *, lpips_net=None, device="cpu"):
