@@ -29,10 +29,9 @@ def print_fit(summary: dict) -> None:
 
 
 def _epochs(s: dict) -> str:
-    done = plural(s["epochs"], "epoch")
-    if s.get("stopped_by") == "budget":
+    if s.get("stopped_by_budget"):
         return f"{s['epochs']} of {plural(s['epochs_asked'], 'epoch')}: train.budget_s ended the fit"
-    return done
+    return plural(s["epochs"], "epoch")
 
 
 def _threads(s: dict) -> str:

@@ -17,21 +17,24 @@ import torch
 from omegaconf import OmegaConf
 
 from . import __version__, container
-from .compress.pipeline import check_settings, compress_decoder
 from . import threads as thread_policy
+from .compress.pipeline import check_settings, compress_decoder
 from .compress.target import plan_params, prune_to_target, steps_to_target, target_bytes
 from .config import MEASURES, compose, model_settings, validate
 from .container.records import CompressedModel, VideoMeta
 from .data import FrameSet
 from .errors import FitInterrupted, InputError
 from .io import Video, parse_crop, probe_video
-from .measure import bpp, measure_file, measure_file_stream
+from .measure import Worst, bpp, measure_file, measure_file_stream, measure_worst
 from .models import get_model_class
+from .preflight import RESUME_ONE_PROCESS
 from .resources import check_fit_memory
 from .runs import attach_log, check_writable, detach_log, new_run_dir, write_json, write_yaml
 from .runtime import check_video_memory, device_name, load_video, resolve_device, sample_clip, video_selection
+from .stages import Stages
 from .train import Trainer, distributed
 from .train.phases import budget_share, compression_phases
+from .words import plural
 
 log = logging.getLogger("inr_codec")
 
@@ -48,7 +51,7 @@ def fit(video_path: str | Path | None = None, overrides=(), *, out: str | Path |
 def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: bool) -> dict:
     run_dir = None
     if resume is not None and distributed.world_size() > 1:
-        raise InputError("--resume runs in one process; resume without torchrun (the checkpoint is rank 0's)")
+        raise InputError(RESUME_ONE_PROCESS)
     if resume is not None:
         run_dir = Path(resume)
         saved = run_dir / "config.yaml"
@@ -70,10 +73,14 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
     if out_path is not None:
         check_writable(out_path)
     if cfg.model.name == "nirvana":  # group-wise: its own loop (train/groups.py), resumable group by group
-        return _fit_groups(video_path, cfg, list(overrides), device, out_path, Path(outputs_root), run_dir, threads)
+        return _fit_groups(video_path, cfg, list(overrides), device, out_path, Path(outputs_root), run_dir, threads,
+                           show_progress)
 
+    stages = Stages(show_progress and main)
     check_video_memory(video_path, cfg)
-    video = load_video(video_path, cfg)
+    n_frames = probe_video(str(video_path), **video_selection(cfg))[0]
+    with stages.frames(f"reading {video_path} ({plural(n_frames, 'frame')})", n_frames, "reading") as bar:
+        video = load_video(video_path, cfg, progress=bar.update if stages.show else None)
     torch.manual_seed(int(cfg.seed))
     np.random.seed(int(cfg.seed))
     settings = model_settings(cfg, video.num_frames, video.height, video.width)
@@ -96,8 +103,8 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
     handler = attach_log(run_dir) if main else None
     show_progress = show_progress and main
     try:
-        log.info("inrcodec %s: fitting %s (%dx%d, %d frames, %s fps) with %s, %d decoder parameters, on %s",
-                 __version__, video_path, video.width, video.height, video.num_frames, video.fps,
+        log.info("inrcodec %s: fitting %s (%dx%d, %s, %s fps) with %s, %d decoder parameters, on %s",
+                 __version__, video_path, video.width, video.height, plural(video.num_frames, "frame"), video.fps,
                  cls.name, model.decoder_params(), device)
         log.info("architecture %s; frames padded to %dx%d", arch, pad_w, pad_h)
         log.info("threads: %s", threads.describe())
@@ -117,8 +124,12 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
         meta = VideoMeta(width=video.width, height=video.height, frames=video.num_frames, fps=Fraction(video.fps),
                          pad_width=pad_w, pad_height=pad_h, source_pix_fmt=video.source_pix_fmt)
         metrics = MEASURES[cfg.measure]
-        psnr_fp32 = measure_file(CompressedModel(video=meta, model={}), video.frames, device, ("psnr",),
-                                 decoder=decoder)["psnr"] if main and metrics else None
+        psnr_fp32 = None
+        if main and metrics:
+            with stages.frames("measuring the fitted network before compression (PSNR)", meta.frames,
+                               "measuring") as bar:
+                psnr_fp32 = measure_file(CompressedModel(video=meta, model={}), video.frames, device, ("psnr",),
+                                         decoder=decoder, progress=bar.update)["psnr"]
         notes = {"inrcodec": __version__, "epochs": state.epoch, "seed": int(cfg.seed)}
 
         def build(prune_fraction: float) -> CompressedModel:
@@ -127,12 +138,14 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
         learned = cfg.compress.get("entropy", "static") == "learned"
         pruned = float(cfg.compress.prune)
         if target is not None and not learned:  # how much pruning the target needs, so the phases can heal it
+            stages.say(f"searching the pruning fraction that brings the file to {target:,} bytes")
             _, _, pruned = prune_to_target(build, target, already=pruned)
         finetune_s = compression_phases(decoder, frames, cfg, run_dir=run_dir, seed=int(cfg.seed),
                                         fingerprint=fingerprint, show_progress=show_progress,
                                         resume=resume is not None, prune_fraction=pruned)
         if not main:  # every rank holds the same weights now; rank 0 writes, the others wait for its summary
             return distributed.broadcast_object(None)
+        stages.say(f"quantizing and entropy-coding the weights ({_coding(cfg.compress, learned, target)})")
         if target is None:
             cm = build(0.0)  # the phases have pruned already
         elif learned:  # the rate term aimed at the target; one factor on every step lands the real file
@@ -141,10 +154,15 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
             log.info("rate target: quantization steps x %.4f", factor)
         else:  # fine-tuning moved the weights: land the real file within the tolerance again
             cm, _, pruned = prune_to_target(build, target, already=pruned)
+        stages.say(f"writing {model_file}")
         nbytes = container.write(model_file, cm)
         # The figure we report is measured by decoding the file we wrote, not the model in memory.
         written = container.read(model_file)
-        measured = measure_file(written, video.frames, device, metrics) if metrics else {}
+        measured, worst = {}, None
+        if metrics:
+            with stages.frames(f"measuring {model_file}: decoding it, {' and '.join(_NAMES[m] for m in metrics)} "
+                               f"of every frame", meta.frames, "measuring") as bar:
+                measured, worst = measure_worst(written, video.frames, device, metrics, progress=bar.update)
         psnr_file, msssim_file = measured.get("psnr"), measured.get("msssim")
         summary = {
             "file": str(model_file), "bytes": nbytes, "bpp": bpp(nbytes, meta), "psnr": psnr_file,
@@ -152,12 +170,14 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
             "height": meta.height, "fps": str(meta.fps), "params": model.decoder_params(),
             "stored_values": sum(int(np.prod(t.shape)) for t in cm.tensors),
             "fit_seconds": round(state.elapsed_s + finetune_s, 2), "epochs": state.epoch,
+            "epochs_asked": int(cfg.train.epochs), "stopped_by_budget": state.budget_ended,
             "finetune_seconds": round(finetune_s, 2), "device": device_name(device),
             "model": cls.name, "bits": int(cfg.compress.bits), "prune": round(pruned, 4),
             "layer_bits": {t.name: t.bits for t in cm.tensors if t.bits != int(cfg.compress.bits) and len(t.shape) > 1
                            and t.name != "embeddings"} or None,
             "target_bytes": target, "video": str(video_path), "run_dir": str(run_dir), "inrcodec": __version__,
             "processes": distributed.world_size(), **_threads_summary(threads),
+            "worst_frame": _worst_picture(run_dir, worst),
         }
         write_json(run_dir / "summary.json", summary)
         log.info("wrote %s: %d bytes, %.4f bpp, %s", model_file, nbytes, summary["bpp"],
@@ -167,6 +187,27 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
     finally:
         if handler is not None:
             detach_log(handler)
+
+
+_NAMES = {"psnr": "PSNR", "msssim": "MS-SSIM"}
+
+
+def _coding(ccfg, learned: bool, target: int | None) -> str:
+    """How the weights are coded, for the stage's line."""
+    how = "learned steps, entropy models" if learned else f"{int(ccfg.bits)} bits, range coder"
+    return how + (f", aiming at {target:,} bytes" if target is not None else "")
+
+
+def _worst_picture(run_dir: Path, worst: Worst | None) -> dict | None:
+    """worst_frame.png in the run directory: source, decoded and error map of the worst frame, as ``eval
+    --plots`` draws it; summary.json's ``worst_frame`` (None where nothing was measured)."""
+    if worst is None:
+        return None
+    from .bench.plots import worst_frame_image
+    path = run_dir / "worst_frame.png"
+    label = f"(frame {worst.index}, {worst.value:.2f} dB)" if worst.by == "psnr" else f"(frame {worst.index})"
+    worst_frame_image(path, worst.source, worst.decoded, label)
+    return {"index": worst.index, worst.by: round(worst.value, 4), "image": str(path)}
 
 
 def _threads_summary(choice: thread_policy.Choice) -> dict:
@@ -188,7 +229,7 @@ def padded_frames(arch: dict, frames: np.ndarray, device) -> FrameSet:
 
 
 def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path | None, outputs_root: Path,
-                resume_dir: Path | None, threads: thread_policy.Choice) -> dict:
+                resume_dir: Path | None, threads: thread_policy.Choice, show_progress: bool = False) -> dict:
     """model=nirvana: fit group by group (memory bounded by a group), write, and measure the written file.
     Each coded group is kept in the run directory as it is done; ``resume_dir`` continues that run."""
     from .io import iter_video
@@ -231,12 +272,15 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
         save_config()
     handler = attach_log(run_dir) if main else None
     try:
-        log.info("inrcodec %s: fitting %s (%dx%d, %d frames, %s fps) with nirvana in groups of %d frames, "
-                 "%d processes, on %s", __version__, video_path, w, h, n, fps, arch["gop"], distributed.world_size(),
-                 device)
+        log.info("inrcodec %s: fitting %s (%dx%d, %s, %s fps) with nirvana in groups of %d frames, %s, on %s",
+                 __version__, video_path, w, h, plural(n, "frame"), fps, arch["gop"],
+                 plural(distributed.world_size(), "process"), device)
         log.info("threads: %s", threads.describe())
         t0 = time.perf_counter()
-        groups, stats = fit_groups(chunks(stream), n, arch, cfg, device, progress)
+        stages = Stages(show_progress and main)
+        stages.say(f"fitting {video_path} group by group: {plural(n, 'frame')} in "
+                   f"{plural(-(-n // arch['gop']), 'group')} of {arch['gop']}, read as each group starts")
+        groups, stats = fit_groups(chunks(stream), n, arch, cfg, device, progress, show_progress=show_progress and main)
         if resume_dir is not None:  # only now: a resume refused on the way (the video changed) leaves it as it was
             save_config()
         fit_s = time.perf_counter() - t0
@@ -245,11 +289,17 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
         notes = {"inrcodec": __version__, "seed": int(cfg.seed), "key_steps": int(cfg.model.key_steps),
                  "steps": int(cfg.model.steps)}
         cm = CompressedModel(video=meta, model={"name": "nirvana", **arch}, groups=groups, extra=notes)
+        stages.say(f"writing {model_file}")
         nbytes = container.write(model_file, cm)
         written = container.read(model_file)  # the reported quality is the written file's
         metrics = MEASURES[cfg.measure]
-        measured = measure_file_stream(written, chunks(iter_video(str(video_path), chunk=arch["gop"], **sel)), device,
-                                       metrics) if metrics else {}
+        measured, worst = {}, None
+        if metrics:
+            with stages.frames(f"measuring {model_file}: decoding it group by group, "
+                               f"{' and '.join(_NAMES[m] for m in metrics)} of every frame", n, "measuring") as bar:
+                measured, worst = measure_file_stream(written, chunks(iter_video(str(video_path), chunk=arch["gop"],
+                                                                                 **sel)), device, metrics,
+                                                      progress=bar.update)
         params = sum(int(np.prod(t.shape)) for t in groups[0].tensors)
         summary = {
             "file": str(model_file), "bytes": nbytes, "bpp": bpp(nbytes, meta), "psnr": measured.get("psnr"),
@@ -260,6 +310,7 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
             "device": device_name(device), "model": "nirvana", "bits": int(cfg.compress.bits), "prune": 0.0,
             "target_bytes": None, "video": str(video_path), "run_dir": str(run_dir), "inrcodec": __version__,
             "processes": distributed.world_size(), **_threads_summary(threads),
+            "worst_frame": _worst_picture(run_dir, worst),
         }
         write_json(run_dir / "summary.json", summary)
         log.info("wrote %s: %d bytes, %.4f bpp, %s, %d groups", model_file, nbytes, summary["bpp"],

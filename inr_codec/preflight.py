@@ -197,20 +197,20 @@ def _size(dims) -> str:
 def selection_hint(run_dir: Path, overrides, otherwise: str) -> str:
     """What to add so that the video is read as the run at ``run_dir`` read it (its config.yaml's ``data.*``
     settings that differ from the defaults and from ``overrides``); ``otherwise`` where no run says."""
-    used = run_selection(run_dir)
-    if used is None:
+    run = run_selection(run_dir)
+    if run is None:
         return otherwise + " (with the data.* selection the fit used, e.g. data.start= and data.max_frames=)"
-    given = set(overrides)
-    missing = [o for o in used if o not in given]
+    video, used = run
+    missing = [o for o in used if o not in set(overrides)]
     where = run_dir / "config.yaml"
     if not missing:
-        return f"{otherwise} (the fit read it with {' '.join(used) or 'no data.* selection'}, per {where})"
+        return f"{otherwise}: the fit read {video} with {' '.join(used) or 'no data.* selection'} ({where})"
     return f"the fit read its video with {' '.join(used)} ({where}): add {' '.join(missing)}"
 
 
-def run_selection(run_dir: Path) -> list[str] | None:
-    """The ``data.*`` overrides that reproduce a run's selection of its video (from its config.yaml), or None
-    when ``run_dir`` is no fit run directory."""
+def run_selection(run_dir: Path) -> tuple[str, list[str]] | None:
+    """(the video, the ``data.*`` overrides that reproduce its selection) of a fit run, from its config.yaml;
+    None when ``run_dir`` is no fit run directory."""
     from importlib import resources
 
     from omegaconf import OmegaConf
@@ -218,8 +218,10 @@ def run_selection(run_dir: Path) -> list[str] | None:
     if not saved.is_file():
         return None
     try:
-        data = OmegaConf.to_container(OmegaConf.load(saved).config.data, resolve=True)
+        state = OmegaConf.load(saved)
+        data = OmegaConf.to_container(state.config.data, resolve=True)
+        video = str(state.get("video", "?"))
     except Exception:  # an unreadable or foreign config.yaml says nothing about the selection
         return None
     defaults = OmegaConf.to_container(OmegaConf.load(str(resources.files("inr_codec.conf") / "data" / "default.yaml")))
-    return [f"data.{k}={v}" for k, v in data.items() if v != defaults.get(k) and not (k == "start" and not v)]
+    return video, [f"data.{k}={v}" for k, v in data.items() if v != defaults.get(k) and not (k == "start" and not v)]

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from .errors import InputError
+from .words import plural
 
 COPIES = 3                 # RGB copies of the video alive at the peak of a fit (see module docstring)
 OVERHEAD = 512 * 2**20     # the model, optimizer, activations of a batch, torch itself
@@ -71,8 +72,8 @@ def check_fit_memory(path, frames: int, height: int, width: int, available: int 
     if need <= available:
         return
     fits = max((available - OVERHEAD) // (COPIES * frame_bytes), 0)
-    what = (f"fit at most {fits} frames with data.max_frames={fits}, or use a smaller video" if fits >= 1 else
+    what = (f"fit at most {plural(fits, 'frame')} with data.max_frames={fits}, or use a smaller video" if fits >= 1 else
             "even one frame is too large; scale the video down first")
-    raise InputError(f"{os.fspath(path)}: {frames} frames of {width}x{height} need about {_gb(need)} of memory "
+    raise InputError(f"{os.fspath(path)}: {plural(frames, 'frame')} of {width}x{height} need about {_gb(need)} of memory "
                      f"({_gb(frames * frame_bytes)} of RGB frames, held {COPIES} times while fitting) but only "
                      f"{_gb(available)} is available; {what}")

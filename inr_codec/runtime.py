@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .config import parse_fps
 from .errors import BackendError, InputError
-from .io import Video, centre_crop, parse_crop, probe_video, read_video
+from .io import Video, centre_crop, iter_video, parse_crop, probe_video, read_video
 from .resources import check_fit_memory
 
 SAMPLE_CLIP = "bunny_256x144_48f.mkv"
@@ -51,10 +51,36 @@ def video_selection(cfg) -> dict:
                 start=d.start or 0)
 
 
-def load_video(path: str | Path, cfg) -> Video:
-    video = read_video(str(path), **video_selection(cfg))
+def load_video(path: str | Path, cfg, progress=None) -> Video:
+    """The video as ``data.*`` selects it; ``progress(n)`` after every n frames read (then read in chunks
+    into one array of the probed length: the same frames as ``read_video``, a bar's worth of feedback)."""
+    if progress is None:
+        video = read_video(str(path), **video_selection(cfg))
+    else:
+        video = _read_counted(path, cfg, progress)
     crop = parse_crop(cfg.data.get("crop"))
     return centre_crop(video, *crop) if crop else video
+
+
+def _read_counted(path, cfg, progress) -> Video:
+    import numpy as np
+    sel = video_selection(cfg)
+    n = probe_video(str(path), **sel)[0]
+    frames, got = None, 0
+    with iter_video(str(path), chunk=8, **sel) as chunks:
+        for c in chunks:
+            if frames is None:
+                frames = np.empty((n,) + c.shape[1:], dtype=np.uint8)
+            if got + len(c) > n:  # a container whose probed count was short: keep every frame read
+                frames = np.concatenate([frames[:got], c])
+            else:
+                frames[got:got + len(c)] = c
+            got += len(c)
+            progress(len(c))
+        fps, pix = chunks.fps, chunks.source_pix_fmt
+    if frames is None:
+        return read_video(str(path), **sel)  # no frame at all: read_video's own error
+    return Video(frames=np.ascontiguousarray(frames[:got]), fps=fps, source_pix_fmt=pix, path=str(path))
 
 
 def check_video_memory(path: str | Path, cfg) -> None:

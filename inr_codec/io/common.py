@@ -14,6 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from inr_codec.errors import VideoError
+from inr_codec.words import plural
 
 
 @dataclass
@@ -48,7 +49,7 @@ def select_range(total: int, start: int, max_frames: int | None, path) -> tuple[
     if total <= 0:
         raise VideoError(f"{path} holds no frames; check that it is a complete, non-empty video")
     if start >= total:
-        raise VideoError(f"{path}: start={start} but the video has only {total} frames; use a smaller start")
+        raise VideoError(f"{path}: start={start} but the video has only {plural(total, 'frame')}; use a smaller start")
     count = total - start if max_frames is None else min(max_frames, total - start)
     return start, count
 

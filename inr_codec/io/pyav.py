@@ -27,6 +27,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
 from inr_codec.errors import VideoError
+from inr_codec.words import plural
 from inr_codec.io.common import Source, require_file, select_range
 from inr_codec.io.writer import FrameWriter
 
@@ -139,14 +140,14 @@ def _frames(path, start: int, max_frames: int | None, stated: int):
             if max_frames is not None and kept >= max_frames:
                 break
     except _AV_ERRORS as e:
-        raise VideoError(f"cannot read {path}: decoding failed after {total} frames ({_why(e)}); "
+        raise VideoError(f"cannot read {path}: decoding failed after {plural(total, 'frame')} ({_why(e)}); "
                          "the file may be truncated or corrupted") from None
     finally:
         container.close()
     if total == 0:
         raise VideoError(f"{path}: no frames could be decoded; the file is empty, truncated or corrupted")
     if not kept:
-        raise VideoError(f"{path}: start={start} but the video has only {total} frames; use a smaller start")
+        raise VideoError(f"{path}: start={start} but the video has only {plural(total, 'frame')}; use a smaller start")
     wanted = stated - start if max_frames is None else min(max_frames, stated - start)
     if stated > 0 and wanted - kept > 2:  # a frame or two of slack for edit lists
         raise VideoError(f"{path} states {stated} frames but only {total} decode; the file is truncated or "

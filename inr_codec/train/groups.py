@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 from torch.func import functional_call
 
 from ..compress.groupcode import State, apply_group, code_group
@@ -42,6 +43,8 @@ from ..models.nirvana import make_decoder, pad_size
 from . import distributed
 from .group_progress import GroupProgress
 from .speed_watch import for_device, report
+
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]"  # as train/fit_bar.py
 
 log = logging.getLogger("inr_codec")
 
@@ -88,10 +91,12 @@ def _inverse(step: torch.Tensor) -> torch.Tensor:
 class GroupFitter:
     """Fits and codes the groups of the segments one rank owns."""
 
-    def __init__(self, arch: dict, mcfg, ccfg, device: torch.device, seed: int):
+    def __init__(self, arch: dict, mcfg, ccfg, device: torch.device, seed: int, show_progress: bool = False):
         self.arch, self.mcfg, self.ccfg, self.device, self.seed = arch, mcfg, ccfg, device, seed
         self.pad_h, self.pad_w = pad_size(arch)
         self.watch = for_device(device)  # one busy-machine line for the whole fit; thread governor
+        self.show_progress = show_progress
+        self.bar = None  # one bar over every step of this rank's groups (run)
 
     def _net(self, segment: int) -> torch.nn.Module:
         torch.manual_seed(self.seed * 1_000_003 + segment)  # a segment's start depends on nothing else
@@ -178,7 +183,9 @@ class GroupFitter:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            report(self.watch, time.perf_counter() - t_step, log=log, phase=f"group {index}")
+            report(self.watch, time.perf_counter() - t_step, log=log, phase=f"group {index}", bar=self.bar)
+            if self.bar is not None:
+                self.bar.update(1)
         return {n: p.detach().to("cpu", torch.float32).numpy().copy() for n, p in params.items()}
 
     def run(self, spans: list[tuple[Span, bool]], chunks, progress: GroupProgress | None = None
@@ -189,24 +196,43 @@ class GroupFitter:
         world, me = distributed.world_size(), distributed.rank()
         out = []
         net = prev = key_scales = prev_mse = None
-        for (span, key), frames in zip(spans, chunks):
-            if span.segment % world != me:
-                continue
-            if key:  # a fresh network; a residual group starts from the previous group's decoded weights
-                net, prev, key_scales = self._net(span.segment), None, None
-            done = progress.done(span.segment, span.index, frames) if progress is not None else None
-            if done is None:
-                group, stats, prev, prev_mse = self._code(net, span, key, frames, prev, prev_mse, key_scales)
-                if progress is not None:
-                    progress.record(span.segment, group, stats, prev_mse, frames)
-            else:
-                group, stats = done.group, done.stats
-                prev, prev_mse = apply_group(prev, group), done.mse
-                log.info("group %d (segment %d): coded in an earlier run, kept", span.index, span.segment)
-            if key:
-                key_scales = {ct.name: ct.scales for ct in group.tensors}
-            out.append((group, stats))
+        mine = [(span, key) for span, key in spans if span.segment % world == me]
+        self.bar = tqdm(total=sum(self._steps(key) for _, key in mine), disable=not self.show_progress, desc="nirvana",
+                        dynamic_ncols=True, leave=True, bar_format=BAR_FORMAT)
+        try:
+            for (span, key), frames in zip(spans, chunks):
+                if span.segment % world != me:
+                    continue
+                self.bar.set_postfix_str(f"group {span.index + 1}/{len(spans)} ({'key' if key else 'residual'}, "
+                                         f"segment {span.segment})", refresh=False)
+                net, prev, key_scales, prev_mse = self._one(span, key, frames, net, prev, key_scales, prev_mse,
+                                                            progress, out)
+        finally:
+            self.bar.close()
         return out
+
+    def _steps(self, key: bool) -> int:
+        return int(self.mcfg.key_steps if key else self.mcfg.steps)
+
+    def _one(self, span: Span, key: bool, frames, net, prev, key_scales, prev_mse, progress, out):
+        """One group of run(): fitted and coded, or taken from an earlier run's progress; appends it to ``out``
+        and returns the chain's state (network, decoded weights, key scales, MSE) for the next group."""
+        if key:  # a fresh network; a residual group starts from the previous group's decoded weights
+            net, prev, key_scales = self._net(span.segment), None, None
+        done = progress.done(span.segment, span.index, frames) if progress is not None else None
+        if done is None:
+            group, stats, prev, prev_mse = self._code(net, span, key, frames, prev, prev_mse, key_scales)
+            if progress is not None:
+                progress.record(span.segment, group, stats, prev_mse, frames)
+        else:
+            group, stats = done.group, done.stats
+            prev, prev_mse = apply_group(prev, group), done.mse
+            self.bar.update(self._steps(key))  # nothing to fit: its steps count as done
+            log.info("group %d (segment %d): coded in an earlier run, kept", span.index, span.segment)
+        if key:
+            key_scales = {ct.name: ct.scales for ct in group.tensors}
+        out.append((group, stats))
+        return net, prev, key_scales, prev_mse
 
     def _code(self, net: torch.nn.Module, span: Span, key: bool, frames: np.ndarray, prev: State | None,
               prev_mse: float | None, key_scales: dict | None) -> tuple[CodedGroup, dict, State, float]:
@@ -236,11 +262,11 @@ class GroupFitter:
         return group, stats, decoded, mse
 
 
-def fit_groups(chunks, num_frames: int, arch: dict, cfg, device: torch.device, progress: GroupProgress | None = None
-               ) -> tuple[list[CodedGroup], list[dict]]:
+def fit_groups(chunks, num_frames: int, arch: dict, cfg, device: torch.device, progress: GroupProgress | None = None,
+               *, show_progress: bool = False) -> tuple[list[CodedGroup], list[dict]]:
     """Every group of the video, coded, in order (on rank 0; the other ranks get ([], []))."""
     spans = plan_groups(num_frames, arch["gop"], arch["segment"])
-    mine = GroupFitter(arch, cfg.model, cfg.compress, device, int(cfg.seed)).run(spans, chunks, progress)
+    mine = GroupFitter(arch, cfg.model, cfg.compress, device, int(cfg.seed), show_progress).run(spans, chunks, progress)
     gathered = distributed.gather_to_main(mine)
     if gathered is None:
         return [], []

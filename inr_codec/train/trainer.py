@@ -4,18 +4,19 @@ from __future__ import annotations
 import logging
 import math
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
-
 from ..data import FrameSet
 from ..errors import FitInterrupted, InputError
 from . import accel, distributed
+from .budget import BudgetForecast
 from .checkpoint import load_checkpoint, save_checkpoint
+from .fit_bar import FitBar
 from .losses import get_loss
 from .schedule import learning_rate, progress
 from .speed_watch import for_device, report
@@ -35,6 +36,7 @@ class FitState:
     epoch_mse: float = 0.0  # sum of (batch MSE x batch frames) over those batches, for the epoch's log line
     elapsed_s: float = 0.0  # fitting seconds so far (across resumes)
     history: list = field(default_factory=list)  # [(epoch, seconds, loss, psnr)]
+    budget_ended: bool = False  # train.budget_s ended the phase before its epochs
 
 
 class Trainer:
@@ -183,6 +185,14 @@ class Trainer:
         return FitInterrupted(f"fit interrupted ({what}) at {where}; checkpoint saved to {self.checkpoint_path}; "
                               f"continue with: inrcodec fit --resume {self.run_dir}")
 
+    def _say(self, line: str | None, bar: FitBar) -> None:
+        """A warning about the run (the budget forecast): fit.log, and above the bar on the terminal."""
+        if not line:
+            return
+        log.warning("%s", line)
+        if not bar.bar.disable:
+            bar.bar.write(f"inrcodec: {line}", file=sys.stderr)
+
     # -- fitting ------------------------------------------------------------------------------
     def fit(self) -> FitState:
         """Fit until ``epochs`` (or the time budget). Resuming from a checkpoint continues at the
@@ -193,17 +203,20 @@ class Trainer:
         budget = float(cfg.budget_s) if cfg.budget_s else None
         total_steps = epochs * self.steps_per_epoch
         self.model.train()
-        bar = tqdm(total=epochs, initial=st.epoch, unit="ep", disable=not self.show_progress,
-                   dynamic_ncols=True, leave=True, desc=self.phase)
+        bar = FitBar(self.phase, epochs, self.steps_per_epoch, done_steps=st.epoch * self.steps_per_epoch + st.batch,
+                     show=self.show_progress)
+        forecast = BudgetForecast(self.phase, budget, epochs, self.steps_per_epoch) if budget else None
         start = time.perf_counter() - st.elapsed_s
         mse_sum = torch.zeros((), device=self.frames.device)
         self._stop_signal, self._in_step = None, False
+        st.budget_ended = False
         distributed.broadcast_params(self.model)  # same init on every rank anyway (same seed)
         watch = for_device(self.frames.device)  # busy-machine line and thread governor (train/speed_watch.py)
         old_handlers = self._install_signal_handlers()
         try:
             while st.epoch < epochs:
                 if st.batch == 0 and progress(st.step, total_steps, self._agreed(st.elapsed_s, budget), budget) >= 1.0:
+                    st.budget_ended = True  # below epochs, only the budget's share of time makes it 1
                     break
                 order = self._epoch_order(st.epoch)
                 mse_sum = torch.full((), st.epoch_mse, dtype=torch.float32, device=self.frames.device)
@@ -213,6 +226,7 @@ class Trainer:
                     idx = order[b * self.batch_size:(b + 1) * self.batch_size]
                     p = progress(st.step, total_steps, self._agreed(time.perf_counter() - start, budget), budget)
                     if budget and p >= 1.0:
+                        st.budget_ended = True
                         break  # the time budget ends inside an epoch: stop here, not an epoch later
                     self._in_step = True
                     t_step = time.perf_counter()
@@ -220,7 +234,11 @@ class Trainer:
                     st.step += 1
                     st.batch = b + 1
                     self._in_step = False
-                    report(watch, time.perf_counter() - t_step, log=log, phase=self.phase, bar=bar)
+                    now = time.perf_counter()
+                    report(watch, now - t_step, log=log, phase=self.phase, bar=bar.bar)
+                    bar.step(progress(st.step, total_steps, now - start, budget), st.epoch, st.batch)
+                    if forecast is not None:
+                        self._say(forecast.step(st.step, now - start), bar)
                 if st.batch < self.steps_per_epoch:  # left early for the budget
                     break
                 st.epoch += 1
@@ -233,14 +251,10 @@ class Trainer:
                                          f"lower train.lr (now {cfg.lr})")
                     psnr = -10.0 * math.log10(max(mse, 1e-12))
                     st.history.append((st.epoch, round(st.elapsed_s, 3), mse, round(psnr, 3)))
-                    bar.set_postfix_str(f"loss {mse:.2e} psnr {psnr:.2f} dB "
-                                        f"{len(self.frames) / max(st.elapsed_s / st.epoch, 1e-9):.1f} fr/s")
+                    bar.epoch_stats(f"loss {mse:.2e}, psnr {psnr:.2f} dB, "
+                                    f"{len(self.frames) / max(st.elapsed_s / st.epoch, 1e-9):.1f} fr/s")
                     log.info("epoch %d  %.1fs  mse %.3e  psnr %.2f dB  lr %.2e", st.epoch, st.elapsed_s, mse, psnr,
                              self.optimizer.param_groups[0]["lr"])
-                bar.update(1)
-                if budget:
-                    # The bar's ETA counts epochs; under a time budget the budget decides.
-                    bar.set_description(f"{self.phase} ({max(budget - st.elapsed_s, 0):.0f}s left)")
                 if cfg.checkpoint_every and st.epoch % int(cfg.checkpoint_every) == 0:
                     self.save()
         except (KeyboardInterrupt, _StopRequested):

@@ -19,7 +19,10 @@ GOLDEN = Path(__file__).parent.parent / "golden" / "v1.0_hnerv_tiny.bin"  # 37x2
 
 PROBE = ("import json, sys\n"
          "from inr_codec.cli import main\n"
-         "code = main(sys.argv[1:])\n"
+         "try:\n"
+         "    code = main(sys.argv[1:])\n"
+         "except SystemExit as e:  # argparse's usage errors\n"
+         "    code = e.code\n"
          "print(json.dumps([code, sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))]))\n")
 
 
@@ -92,6 +95,7 @@ def test_fit_help_lists_every_registered_model():
         assert f"\n  {name} " in text, name
     assert "model=" + "|".join(sorted(MODELS)) in text
     assert "hnerv (default)" in text
+    assert "-o names another file (the run directory is made all the same)" in text
 
 
 def _run_dir_with_model(tmp_path, max_frames: int) -> Path:
@@ -127,14 +131,14 @@ def test_eval_takes_data_overrides_after_its_options(tmp_path, capsys):
     from fractions import Fraction
     frames = np.load(GOLDEN.with_name("v1.0_hnerv_tiny.frames.npz"))["frames"]  # what the golden file decodes to
     longer = np.concatenate([frames, moving_gradient(3, 23, 37)])
-    write_video(Video(longer, Fraction(30000, 1001)), str(tmp_path / "clip.y4m"))
+    write_video(Video(longer, Fraction(30000, 1001)), str(tmp_path / "clip.mkv"), pix_fmt="rgb")  # lossless
     run = _run_dir_with_model(tmp_path, 6)
-    assert main(["eval", str(run / "model.bin"), "--ref", str(tmp_path / "clip.y4m"), "--device", "cpu",
+    assert main(["eval", str(run / "model.bin"), "--ref", str(tmp_path / "clip.mkv"), "--device", "cpu",
                  "--metrics", "psnr", "data.max_frames=6"]) == 0
     out = capsys.readouterr().out
     assert "(6 frames)" in out, out
     assert float(out.split("PSNR ")[1].split(" dB")[0]) > 40, out  # against what the file decodes to
-    assert main(["eval", str(run / "model.bin"), "data.max_frames=6", "--ref", str(tmp_path / "clip.y4m"),
+    assert main(["eval", str(run / "model.bin"), "data.max_frames=6", "--ref", str(tmp_path / "clip.mkv"),
                  "--metrics", "psnr", "--device", "cpu"]) == 0
 
 
