@@ -42,23 +42,27 @@ def fit(video: str | None, overrides: list[str], *, out: str | None, resume: str
         video, jobs = _resumed(video, jobs[0], Path(resume))
     if multirun:
         check_jobs(jobs)
-    if launcher_of(overrides) is not None:
-        if not multirun:
-            raise InputError("hydra/launcher= chooses where a sweep's jobs run; add -m (a sweep) or drop it")
-        jobs = [[o for o in job if not o.lstrip("+~").startswith("hydra")] for job in jobs]
+    if launcher_of(overrides) is not None and not multirun:
+        raise InputError("hydra/launcher= chooses where a sweep's jobs run; add -m (a sweep) or drop it")
     path = Path(video) if video is not None else sample_clip()
     seen = set()
     for job in jobs:
-        cfg = compose(job)
-        if not multirun:  # check_jobs has validated every job of a sweep
-            validate(cfg)
-        key = repr(sorted((k, str(v)) for k, v in cfg.data.items()))
-        if key in seen:
-            continue
-        seen.add(key)
-        video_dims(path, cfg)
-        if cfg.model.name != "nirvana":  # nirvana reads group by group: fitting checks one group's memory
-            check_video_memory(path, cfg)
+        own = [o for o in job if not o.lstrip("+~").startswith("hydra")]  # a launcher's keys are Hydra's
+        try:
+            cfg = compose(own)
+            if not multirun:  # check_jobs has validated every job of a sweep
+                validate(cfg)
+            key = repr(sorted((k, str(v)) for k, v in cfg.data.items()))
+            if key in seen:
+                continue
+            seen.add(key)
+            video_dims(path, cfg)
+            if cfg.model.name != "nirvana":  # nirvana reads group by group: fitting checks one group's memory
+                check_video_memory(path, cfg)
+        except InputError as e:
+            if not multirun:
+                raise
+            raise InputError(f"sweep job [{' '.join(job)}]: {e}") from None  # as check_jobs names a job
     if out is not None:
         check_writable(Path(out))
     if resume is None:
