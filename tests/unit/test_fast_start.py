@@ -152,3 +152,12 @@ def test_bench_mismatch_names_the_selection(tmp_path, capsys):
                  str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err
     assert "add data.max_frames=6" in err and err.count("\n") == 1, err
+
+
+def test_bench_takes_data_overrides_after_its_options(tiny_clip, tmp_path):
+    """The override after --codecs reaches bench (a start past the 6 frames is refused, before torch)."""
+    code, torch_modules, err = run_fresh("bench", str(tiny_clip), "--codecs", "x264", "data.start=100", "-o",
+                                         str(tmp_path / "b"), cwd=tmp_path)
+    assert code == 2 and "start=100 but the video has only 6 frames" in err and torch_modules == [], err
+    code, _, err = run_fresh("bench", str(tiny_clip), "--codecs", "x264", "train.epochs=3", cwd=tmp_path)
+    assert code == 2 and "bench takes only data.* overrides" in err, err
