@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 from torch.func import functional_call
+from tqdm import tqdm
 
 from ..compress.groupcode import State, apply_group, code_group
 from ..compress.pipeline import tensor_plan
