@@ -197,7 +197,8 @@ def cmd_info(a) -> None:
 
 
 def cmd_eval(a) -> None:
-    preflight.evaluate(a.file, a.ref, a.overrides, threads=a.threads, metrics=a.metrics)
+    preflight.evaluate(a.file, a.ref, a.overrides, threads=a.threads, metrics=a.metrics, outputs=(a.json, a.csv),
+                       plots=a.plots)
     from . import api
     r = api.evaluate(a.file, a.ref, overrides=a.overrides, device=a.device, metrics=a.metrics, csv=a.csv,
                      plots=a.plots, threads=a.threads)
@@ -210,7 +211,7 @@ def cmd_eval(a) -> None:
 def cmd_bench(a) -> None:
     video, overrides = split_fit_args(a.args)
     inr = [",".join(spec) for spec in a.inr]
-    preflight.bench(video, overrides, threads=a.threads, metrics=a.metrics, inr=inr)
+    preflight.bench(video, overrides, threads=a.threads, metrics=a.metrics, inr=inr, out=a.out)
     from . import api
     r = api.bench(video, codecs=a.codecs, crfs=a.crfs, inr=inr, out=a.out, metrics=a.metrics, device=a.device,
                   overrides=overrides, anchors_csv=a.anchors, plots=not a.no_plots, threads=a.threads)

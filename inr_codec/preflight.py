@@ -145,20 +145,30 @@ def decode(file: str, out: str, *, threads, batch_size: int, frames: str | None)
     return cm
 
 
-def evaluate(file: str, ref: str, overrides: list[str], *, threads, metrics: str) -> None:
-    """``inrcodec eval``'s checks: options, the model file, the reference as ``data.*`` selects it."""
+def evaluate(file: str, ref: str, overrides: list[str], *, threads, metrics: str, outputs=(),
+             plots: str | None = None) -> None:
+    """``inrcodec eval``'s checks: options, the files it will write (``outputs``: (--json, --csv); ``plots``: a
+    folder), the model file, the reference as ``data.*`` selects it."""
     from .config import compose
     from .metrics.names import parse_metrics
+    from .runs import check_writable
     from .threads import parse
     parse(threads, what="--threads")
     parse_metrics(metrics)
+    for out, example in zip(outputs, ("eval.json", "frames.csv")):
+        if out:
+            check_writable(Path(out), example)
+    if plots:
+        creatable(Path(plots), "--plots")
     cm = model_file(file)
     cfg = compose(overrides, only=("data",), command="eval")
     check_reference(file, cm.video, ref, video_dims(ref, cfg), overrides)
 
 
-def bench(video: str | None, overrides: list[str], *, threads, metrics: str, inr: list[str]) -> None:
-    """``inrcodec bench``'s checks: options, the video, every ``--inr`` curve against the video's size."""
+def bench(video: str | None, overrides: list[str], *, threads, metrics: str, inr: list[str],
+          out: str | None = None) -> None:
+    """``inrcodec bench``'s checks: options, its output folder, the video, every ``--inr`` curve against the
+    video's size."""
     from .bench.inr import load_points, parse_spec
     from .config import compose
     from .metrics.names import parse_metrics
@@ -166,6 +176,8 @@ def bench(video: str | None, overrides: list[str], *, threads, metrics: str, inr
     from .threads import parse
     parse(threads, what="--threads")
     parse_metrics(metrics)
+    if out:
+        creatable(Path(out), "-o")
     cfg = compose(overrides, only=("data",), command="bench")
     path = video if video is not None else sample_clip()
     dims = video_dims(path, cfg)

@@ -28,11 +28,11 @@ def new_run_dir(root: Path, stem: str) -> Path:
     return path
 
 
-def check_writable(path: Path) -> None:
+def check_writable(path: Path, example: str = "model.bin") -> None:
     """Fail before an hour of fitting, not after: the output's folder must exist and take files."""
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
-        raise InputError(f"cannot write {path}: it is a directory; give a file name such as {path / 'model.bin'}")
+        raise InputError(f"cannot write {path}: it is a directory; give a file name such as {path / example}")
     if not folder.is_dir():
         raise InputError(f"cannot write {path}: folder {folder} does not exist")
     try:

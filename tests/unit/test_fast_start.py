@@ -57,7 +57,10 @@ FAST_ERRORS = [
     (["fit", "--resume", "ro"], "not a fit run directory"),
     (["eval", "missing.bin", "--ref", "missing.mp4", "data.max_frames=2"], "missing.bin"),
     (["eval", "notes.txt", "--ref", "x.mkv", "--metrics", "vmaf"], "unknown metric"),
+    (["eval", "notes.txt", "--ref", "x.mkv", "--json", "nowhere/r.json"], "folder nowhere does not exist"),
+    (["eval", "notes.txt", "--ref", "x.mkv", "--plots", "notes.mp4/plots"], "notes.mp4 is a file, not a folder"),
     (["bench", "missing.mp4"], "no such file: missing.mp4"),
+    (["bench", "-o", "notes.txt/b"], "notes.txt is a file, not a folder"),
     (["bench", "--inr", "nowhere"], "--inr nowhere: no such file or folder"),
 ]
 
