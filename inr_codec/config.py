@@ -166,13 +166,16 @@ def validate(cfg: DictConfig) -> None:
 
 
 ENTROPY = ("static", "learned")
-STEPS = ("channel", "tensor")  # compress.steps: learned quantization steps per output channel or per tensor
+STEPS = ("channel", "tensor")
+WEIGHT_MODELS = ("laplace", "laplace0")  # compress.weight_model: the learned entropy model of weights and biases  # compress.steps: learned quantization steps per output channel or per tensor
 
 
 def _validate_entropy(c) -> None:
     entropy = c.get("entropy", "static")
     if entropy not in ENTROPY:
         raise InputError(f"compress.entropy={entropy} is not supported; use {' or '.join(ENTROPY)}")
+    if c.get("weight_model", "laplace") not in WEIGHT_MODELS:
+        raise InputError(f"compress.weight_model={c.weight_model} is not supported; use {' or '.join(WEIGHT_MODELS)}")
     if c.get("steps", "channel") not in STEPS:
         raise InputError(f"compress.steps={c.steps} is not supported; use {' or '.join(STEPS)}")
     if not isinstance(c.get("rd_fit", False), bool):

@@ -26,7 +26,7 @@ import torch.nn as nn
 from torch.nn.utils import parametrize
 
 from ..container.records import CodedTensor
-from .entropy_models import MODELS, Factorized, PreviousFrame
+from .entropy_models import MODELS, Factorized, PreviousFrame, zero_laplace
 from .pipeline import EMBEDDINGS, stored_tensors, tensor_plan
 from .quantize import channel_axis, channel_scales
 
@@ -40,8 +40,10 @@ class LearnedQuant(nn.Module):
         step = channel_scales(w.detach().float(), init_bits, axis).clamp_min(1e-8)
         self.log_step = nn.Parameter(step.log())
         with torch.no_grad():
-            b0 = _initial_b(model, w.detach().float() / step)
+            b0, p0 = _initial(model, w.detach().float() / step)
         self.log_b = nn.Parameter(b0.log())
+        # A zero-inflated model's probability of symbol 0, as a logit (None for the other models).
+        self.logit_p0 = nn.Parameter(torch.logit(p0)) if p0 is not None else None
         self.register_buffer("draws", torch.zeros((), dtype=torch.int64))
         self.last_y: torch.Tensor | None = None
 
@@ -61,21 +63,25 @@ class LearnedQuant(nn.Module):
         return y * step
 
     def rate_bits(self) -> torch.Tensor:
-        return self.model.rate_bits(self.last_y, self.log_b)
+        return self.model.rate_bits(self.last_y, self.log_b, self.logit_p0)
 
 
-def _initial_b(model, y: torch.Tensor) -> torch.Tensor:
+def _initial(model, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The entropy model's starting (scale, probability of 0 or None) for the values over their steps."""
     if isinstance(model, PreviousFrame):
         d = torch.diff(y, dim=0, prepend=torch.zeros_like(y[:1]))
-        return d.abs().mean(dim=tuple(i for i in range(y.ndim) if i != 1)).clamp_min(0.05)
-    return y.abs().mean().clamp_min(0.05)
+        return d.abs().mean(dim=tuple(i for i in range(y.ndim) if i != 1)).clamp_min(0.05), None
+    if model.zero_inflated:
+        return zero_laplace.initial(y)
+    return y.abs().mean().clamp_min(0.05), None
 
 
-def model_kind(name: str, shape) -> object:
-    """Which entropy model a stored tensor gets."""
+def model_kind(name: str, shape, weights: str = Factorized.coder) -> object:
+    """Which entropy model a stored tensor gets: HNeRV's embeddings the previous-frame context model,
+    weights and biases ``weights`` (``compress.weight_model``: laplace or laplace0)."""
     if name == EMBEDDINGS and len(shape) == 4 and shape[0] > 1:
         return MODELS[PreviousFrame.coder]
-    return MODELS[Factorized.coder]
+    return MODELS[weights]
 
 
 def attach(decoder: nn.Module, cfg, skip: tuple[str, ...] = ()) -> list[LearnedQuant]:
@@ -92,7 +98,8 @@ def attach(decoder: nn.Module, cfg, skip: tuple[str, ...] = ()) -> list[LearnedQ
             bits, axis = tensor_plan(full, p.ndim, cfg)
             if full != EMBEDDINGS and cfg.get("steps", "channel") == "tensor":
                 axis = -1  # one step for the tensor: 4 bytes instead of 4 per output channel
-            found = LearnedQuant(p, channel_axis(p.ndim, axis), model_kind(full, p.shape), bits, stream=stream)
+            kind = model_kind(full, p.shape, cfg.get("weight_model", Factorized.coder))
+            found = LearnedQuant(p, channel_axis(p.ndim, axis), kind, bits, stream=stream)
             parametrize.register_parametrization(mod, name, found)
         quants.append(found)
     return quants
@@ -176,5 +183,5 @@ def estimate_bits(quants: list[LearnedQuant]) -> float:
         total = 0.0
         for q in quants:
             if q.last_y is not None:
-                total += float(q.model.rate_bits(torch.round(q.last_y), q.log_b))
+                total += float(q.model.rate_bits(torch.round(q.last_y), q.log_b, q.logit_p0))
         return total

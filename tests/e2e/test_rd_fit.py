@@ -127,3 +127,20 @@ def test_steps_per_tensor_store_one_step_a_weight(clip, tmp_path):
     from inr_codec.errors import InputError
     with pytest.raises(InputError, match="compress.steps=layer is not supported"):
         api.fit(clip, RD + ["compress.steps=layer"], outputs_root=tmp_path, show_progress=False)
+
+
+def test_zero_inflated_weight_model_writes_a_1_3_file_that_decodes_to_the_reported_psnr(clip, tmp_path):
+    s = api.fit(clip, RD + ["compress.lmbda=0.05", "compress.weight_model=laplace0", "compress.rd_fit=true"],
+                outputs_root=tmp_path, show_progress=False)
+    with open(s["file"], "rb") as f:
+        assert f.read(6)[4:] == b"\x01\x03"
+    cm = container.read(s["file"])
+    assert {t.coder for t in cm.tensors} == {"laplace0", "laplace_prev"}
+    from inr_codec.decode.reference import decode_frames
+    from inr_codec.io import read_video
+    from inr_codec.metrics import video_psnr
+    assert video_psnr(decode_frames(cm), read_video(s["video"]).frames) == pytest.approx(s["psnr"], abs=1e-9)
+    r = api.info(s["file"])
+    for t in r["tensors"]:
+        if t["payload_bytes"] > 200:
+            assert abs(t["payload_bytes"] - t["model_bytes"]) <= 0.02 * t["model_bytes"] + 4
