@@ -176,6 +176,9 @@ def run(video_path, *, codecs: str = "x264,x265,av1", crfs: list[str] | None = N
     curves = _curves(rows)
     anchor_curves = [c for c in curves if c["kind"] == "anchor"]
     bd = bd_table(curves, anchor_curves)
+    inr_curves = [c for c in curves if c["kind"] == "inr"]
+    for i, c in enumerate(inr_curves[1:], 1):  # each INR curve also against the INR curves given before it
+        bd += bd_table([c], inr_curves[:i])
     for r in rows:  # each INR point against each anchor at equal PSNR
         if r["kind"] == "inr" and r.get("psnr") not in (None, ""):
             for a in anchor_curves:
