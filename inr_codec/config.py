@@ -166,16 +166,27 @@ def validate(cfg: DictConfig) -> None:
 
 
 ENTROPY = ("static", "learned")
+STEPS = ("channel", "tensor")
+WEIGHT_MODELS = ("laplace", "laplace0")  # compress.weight_model: the learned entropy model of weights and biases  # compress.steps: learned quantization steps per output channel or per tensor
 
 
 def _validate_entropy(c) -> None:
     entropy = c.get("entropy", "static")
     if entropy not in ENTROPY:
         raise InputError(f"compress.entropy={entropy} is not supported; use {' or '.join(ENTROPY)}")
+    if c.get("weight_model", "laplace") not in WEIGHT_MODELS:
+        raise InputError(f"compress.weight_model={c.weight_model} is not supported; use {' or '.join(WEIGHT_MODELS)}")
+    if c.get("steps", "channel") not in STEPS:
+        raise InputError(f"compress.steps={c.steps} is not supported; use {' or '.join(STEPS)}")
+    if not isinstance(c.get("rd_fit", False), bool):
+        raise InputError(f"compress.rd_fit={c.rd_fit} must be true or false")
     if entropy == "learned":
         if float(c.prune) > 0 or c.get("layer_bits") not in (None, {}):
             raise InputError("compress.prune and compress.layer_bits do not apply to compress.entropy=learned "
                              "(the rate term chooses the steps); set compress.lmbda")
+        if float(c.lmbda) <= 0 and (c.get("target_kb") is not None or c.get("target_bpp") is not None):
+            raise InputError("a rate target with compress.entropy=learned needs compress.lmbda above 0 "
+                             "(the rate term's weight at the target; compress=rd sets one)")
         if int(c.rd_epochs) + int(c.qat_epochs) == 0:
             raise InputError("compress.entropy=learned needs compress.rd_epochs or compress.qat_epochs above 0")
 

@@ -18,7 +18,8 @@ from omegaconf import OmegaConf
 
 from . import __version__, container
 from . import threads as thread_policy
-from .compress.pipeline import check_settings, compress_decoder
+from .compress import learned_quant
+from .compress.pipeline import EMBEDDINGS, check_settings, compress_decoder
 from .compress.target import plan_params, prune_to_target, steps_to_target, target_bytes
 from .config import MEASURES, compose, model_settings, validate
 from .container.records import CompressedModel, VideoMeta
@@ -111,8 +112,9 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
         fingerprint = _fingerprint(video, cfg, arch)
         # Under train.budget_s the fit gets its share of the budget, the fine-tuning phases the rest.
         fit_cfg = OmegaConf.merge(cfg.train, {"budget_s": budget_share(cfg, "fit", _planned_prune(cfg, target))})
-        trainer = Trainer(model, frames, fit_cfg, seed=int(cfg.seed), run_dir=run_dir,
-                          fingerprint=fingerprint, show_progress=show_progress)
+        learned = cfg.compress.get("entropy", "static") == "learned"
+        trainer = Trainer(model, frames, fit_cfg, seed=int(cfg.seed), run_dir=run_dir, fingerprint=fingerprint,
+                          show_progress=show_progress, extra_loss=_fit_rate(model, frames, cfg) if learned else None)
         ckpt = run_dir / "checkpoints" / "fit.pt" if main else None
         if resume is not None and ckpt.is_file():
             trainer.resume(ckpt)
@@ -135,7 +137,6 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
         def build(prune_fraction: float) -> CompressedModel:
             return compress_decoder(decoder, cls.name, arch, meta, cfg.compress, extra=notes, prune=prune_fraction)
 
-        learned = cfg.compress.get("entropy", "static") == "learned"
         pruned = float(cfg.compress.prune)
         if target is not None and not learned:  # how much pruning the target needs, so the phases can heal it
             stages.say(f"searching the pruning fraction that brings the file to {target:,} bytes")
@@ -173,6 +174,7 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
             "epochs_asked": int(cfg.train.epochs), "stopped_by_budget": state.budget_ended,
             "finetune_seconds": round(finetune_s, 2), "device": device_name(device),
             "model": cls.name, "bits": int(cfg.compress.bits), "prune": round(pruned, 4),
+            "entropy": cfg.compress.get("entropy", "static"), "lmbda": float(cfg.compress.lmbda),
             "layer_bits": {t.name: t.bits for t in cm.tensors if t.bits != int(cfg.compress.bits) and len(t.shape) > 1
                            and t.name != "embeddings"} or None,
             "target_bytes": target, "video": str(video_path), "run_dir": str(run_dir), "inrcodec": __version__,
@@ -208,6 +210,16 @@ def _worst_picture(run_dir: Path, worst: Worst | None) -> dict | None:
     label = f"(frame {worst.index}, {worst.value:.2f} dB)" if worst.by == "psnr" else f"(frame {worst.index})"
     worst_frame_image(path, worst.source, worst.decoded, label)
     return {"index": worst.index, worst.by: round(worst.value, 4), "image": str(path)}
+
+
+def _fit_rate(model, frames: FrameSet, cfg):
+    """``compress.rd_fit``: the decoder's weights train under quantization noise and the rate term from
+    the fit's first step (HNeRV's embeddings join when the encoder has made them, in the phases after)."""
+    if not cfg.compress.get("rd_fit", False):
+        return None
+    quants = learned_quant.attach(model.decoder, cfg.compress, skip=(EMBEDDINGS,))
+    return learned_quant.rate_loss(quants, float(cfg.compress.lmbda), len(frames) * frames.height * frames.width,
+                                   target_bytes(cfg.compress, frames.width, frames.height, len(frames)))
 
 
 def _threads_summary(choice: thread_policy.Choice) -> dict:

@@ -35,6 +35,7 @@ def load_points(files: list[Path]) -> list[dict]:
             points.append({"summary": str(f), "bpp": float(s["bpp"]), "psnr": None if s["psnr"] is None else float(s["psnr"]),  # measure=none
                            "bytes": int(s["bytes"]), "frames": int(s["frames"]), "width": int(s["width"]),
                            "height": int(s["height"]), "model": s.get("model", "?"), "bits": s.get("bits"),
+                           "entropy": s.get("entropy", "static"), "lmbda": s.get("lmbda"),
                            "file": s.get("file"), "epochs": s.get("epochs"), "params": s.get("params"),
                            "fit_seconds": s.get("fit_seconds"), "device": s.get("device")})
         except (OSError, ValueError, KeyError, TypeError) as e:

@@ -161,17 +161,23 @@ def run(video_path, *, codecs: str = "x264,x265,av1", crfs: list[str] | None = N
     for label, pts in inr_specs:
         for p in pts:
             m = _inr_metrics(p, video, metrics, lpips_net, device)
-            row = {"curve": label, "kind": "inr", "codec": p["model"], "crf": "", "bits": p["bits"],
+            learned = p.get("entropy") == "learned"  # learned steps: the point is its lambda, not a bit depth
+            row = {"curve": label, "kind": "inr", "codec": p["model"], "crf": "", "bits": "" if learned else p["bits"],
                    "bytes": p["bytes"], "bpp": p["bpp"], **m, "encode_s": p["fit_seconds"],
-                   "settings": json.dumps({"epochs": p["epochs"], "params": p["params"], "device": p["device"]}),
+                   "settings": json.dumps({"epochs": p["epochs"], "params": p["params"], "device": p["device"],
+                                          **({"lmbda": p["lmbda"]} if learned else {})}),
                    "source": p["summary"]}
             rows.append(row)
-            progress(f"{label:<18} {p['bits']}-bit: {p['bytes']:>9,} bytes {p['bpp']:.4f} bpp "
+            setting = f"lambda {p['lmbda']:g}" if learned else f"{p['bits']}-bit"
+            progress(f"{label:<18} {setting}: {p['bytes']:>9,} bytes {p['bpp']:.4f} bpp "
                      f"PSNR {m.get('psnr', float('nan')):.2f} dB")
 
     curves = _curves(rows)
     anchor_curves = [c for c in curves if c["kind"] == "anchor"]
     bd = bd_table(curves, anchor_curves)
+    inr_curves = [c for c in curves if c["kind"] == "inr"]
+    for i, c in enumerate(inr_curves[1:], 1):  # each INR curve also against the INR curves given before it
+        bd += bd_table([c], inr_curves[:i])
     for r in rows:  # each INR point against each anchor at equal PSNR
         if r["kind"] == "inr" and r.get("psnr") not in (None, ""):
             for a in anchor_curves:

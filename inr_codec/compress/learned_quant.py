@@ -18,14 +18,16 @@ integer model parameters), decoding each one back before it is returned.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn as nn
 from torch.nn.utils import parametrize
 
 from ..container.records import CodedTensor
-from .entropy_models import MODELS, Factorized, PreviousFrame
-from .pipeline import EMBEDDINGS, tensor_plan
+from .entropy_models import MODELS, Factorized, PreviousFrame, zero_laplace
+from .pipeline import EMBEDDINGS, stored_tensors, tensor_plan
 from .quantize import channel_axis, channel_scales
 
 MAX_SYMBOL = 32767
@@ -38,8 +40,10 @@ class LearnedQuant(nn.Module):
         step = channel_scales(w.detach().float(), init_bits, axis).clamp_min(1e-8)
         self.log_step = nn.Parameter(step.log())
         with torch.no_grad():
-            b0 = _initial_b(model, w.detach().float() / step)
+            b0, p0 = _initial(model, w.detach().float() / step)
         self.log_b = nn.Parameter(b0.log())
+        # A zero-inflated model's probability of symbol 0, as a logit (None for the other models).
+        self.logit_p0 = nn.Parameter(torch.logit(p0)) if p0 is not None else None
         self.register_buffer("draws", torch.zeros((), dtype=torch.int64))
         self.last_y: torch.Tensor | None = None
 
@@ -59,46 +63,52 @@ class LearnedQuant(nn.Module):
         return y * step
 
     def rate_bits(self) -> torch.Tensor:
-        return self.model.rate_bits(self.last_y, self.log_b)
+        return self.model.rate_bits(self.last_y, self.log_b, self.logit_p0)
 
 
-def _initial_b(model, y: torch.Tensor) -> torch.Tensor:
+def _initial(model, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The entropy model's starting (scale, probability of 0 or None) for the values over their steps."""
     if isinstance(model, PreviousFrame):
         d = torch.diff(y, dim=0, prepend=torch.zeros_like(y[:1]))
-        return d.abs().mean(dim=tuple(i for i in range(y.ndim) if i != 1)).clamp_min(0.05)
-    return y.abs().mean().clamp_min(0.05)
+        return d.abs().mean(dim=tuple(i for i in range(y.ndim) if i != 1)).clamp_min(0.05), None
+    if model.zero_inflated:
+        return zero_laplace.initial(y)
+    return y.abs().mean().clamp_min(0.05), None
 
 
-def model_kind(name: str, shape) -> object:
-    """Which entropy model a stored tensor gets."""
+def model_kind(name: str, shape, weights: str = Factorized.coder) -> object:
+    """Which entropy model a stored tensor gets: HNeRV's embeddings the previous-frame context model,
+    weights and biases ``weights`` (``compress.weight_model``: laplace or laplace0)."""
     if name == EMBEDDINGS and len(shape) == 4 and shape[0] > 1:
         return MODELS[PreviousFrame.coder]
-    return MODELS[Factorized.coder]
+    return MODELS[weights]
 
 
-def stored_tensors(decoder: nn.Module):
-    """(stored name, module, attribute) of every parameter the file holds, parametrized or not."""
-    out = []
-    for mod_name, mod in list(decoder.named_modules()):
-        if "parametrizations" in mod_name:
-            continue
-        names = [n for n, _ in mod.named_parameters(recurse=False)]
-        if parametrize.is_parametrized(mod):
-            names += list(mod.parametrizations.keys())
-        for name in names:
-            out.append((f"{mod_name}.{name}" if mod_name else name, mod, name))
-    return out
-
-
-def attach(decoder: nn.Module, cfg) -> list[LearnedQuant]:
+def attach(decoder: nn.Module, cfg, skip: tuple[str, ...] = ()) -> list[LearnedQuant]:
+    """Every stored tensor's LearnedQuant, in the file's order: the ones already attached (a rate term
+    during the fit, ``compress.rd_fit``) are kept, the others are created, except the names in ``skip``
+    (HNeRV's embeddings while its encoder still makes them). A tensor's noise stream is its position."""
     quants = []
-    for full, mod, name in stored_tensors(decoder):
-        p = getattr(mod, name)
-        bits, axis = tensor_plan(full, p.ndim, cfg)
-        lq = LearnedQuant(p, channel_axis(p.ndim, axis), model_kind(full, p.shape), bits, stream=len(quants))
-        parametrize.register_parametrization(mod, name, lq)
-        quants.append(lq)
+    for stream, (full, mod, name) in enumerate(stored_tensors(decoder)):
+        if full in skip:
+            continue
+        found = _quant_of(mod, name)
+        if found is None:
+            p = getattr(mod, name)
+            bits, axis = tensor_plan(full, p.ndim, cfg)
+            if full != EMBEDDINGS and cfg.get("steps", "channel") == "tensor":
+                axis = -1  # one step for the tensor: 4 bytes instead of 4 per output channel
+            kind = model_kind(full, p.shape, cfg.get("weight_model", Factorized.coder))
+            found = LearnedQuant(p, channel_axis(p.ndim, axis), kind, bits, stream=stream)
+            parametrize.register_parametrization(mod, name, found)
+        quants.append(found)
     return quants
+
+
+def _quant_of(mod: nn.Module, name: str) -> LearnedQuant | None:
+    if not parametrize.is_parametrized(mod, name):
+        return None
+    return next((p for p in mod.parametrizations[name] if isinstance(p, LearnedQuant)), None)
 
 
 def set_mode(quants: list[LearnedQuant], mode: str) -> None:
@@ -110,9 +120,41 @@ def rate_bits(quants: list[LearnedQuant]) -> torch.Tensor:
     return sum((q.rate_bits() for q in quants if q.last_y is not None), torch.zeros(()))
 
 
+# A rate target's term (compress.target_kb/target_bpp): its slope is lmbda at the target and grows
+# e-fold for every 1/TARGET_SHARPNESS the estimate is above it (shrinks below), so training settles
+# where the distortion's slope meets it, within a few percent of the target for any lmbda of the right
+# order; the steps' last factor (target.steps_to_target) lands the real file. Stateless: a resumed
+# fit computes the same term.
+TARGET_SHARPNESS = 20.0
+TARGET_LINEAR_ABOVE = 0.5  # the exponential turns linear 50% above the target (no overflow far above it)
+
+
+def target_penalty(bits: torch.Tensor, target_bits: float) -> torch.Tensor:
+    k, x = TARGET_SHARPNESS, bits / target_bits - 1.0
+    xc = x.clamp(max=TARGET_LINEAR_ABOVE)
+    return target_bits / k * (torch.exp(k * xc) + k * math.exp(k * TARGET_LINEAR_ABOVE) * (x - xc))
+
+
+def symbol_budget_bits(quants: list[LearnedQuant], target_bytes: int) -> float:
+    """The bits the symbols may take in a file of ``target_bytes``: less its steps (float32 each), the
+    models' parameters and the records' headers (about 32 bytes a tensor)."""
+    side = sum(4 * q.log_step.numel() + 32 for q in quants) + 256
+    return 8.0 * max(target_bytes - side, 0.1 * target_bytes)
+
+
+def rate_loss(quants: list[LearnedQuant], lmbda: float, pixels: int, target_bytes: int | None = None):
+    """The loss term: ``lmbda`` x the models' bpp estimate, or with a rate target ``lmbda`` x the
+    target's penalty (bits per pixel as well); None when ``lmbda`` is 0."""
+    if lmbda <= 0:
+        return None
+    if target_bytes is None:
+        return lambda: lmbda * rate_bits(quants) / pixels
+    budget = symbol_budget_bits(quants, target_bytes)
+    return lambda: lmbda * target_penalty(rate_bits(quants), budget) / pixels
+
+
 def learned(decoder: nn.Module) -> bool:
-    return any(isinstance(p, LearnedQuant) for _, mod, name in stored_tensors(decoder)
-               if parametrize.is_parametrized(mod, name) for p in mod.parametrizations[name])
+    return any(_quant_of(mod, name) is not None for _, mod, name in stored_tensors(decoder))
 
 
 def symbols_and_steps(lq: LearnedQuant, w: torch.Tensor, step_factor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +171,7 @@ def code(decoder: nn.Module, step_factor: float = 1.0) -> list[CodedTensor]:
     from .codec import code_symbols
     tensors = []
     for full, mod, name in stored_tensors(decoder):
-        lq = next(p for p in mod.parametrizations[name] if isinstance(p, LearnedQuant))
+        lq = _quant_of(mod, name)
         q, steps = symbols_and_steps(lq, mod.parametrizations[name].original, step_factor)
         tensors.append(code_symbols(full, q, steps, lq.axis, lq.model))
     return tensors
@@ -141,5 +183,5 @@ def estimate_bits(quants: list[LearnedQuant]) -> float:
         total = 0.0
         for q in quants:
             if q.last_y is not None:
-                total += float(q.model.rate_bits(torch.round(q.last_y), q.log_b))
+                total += float(q.model.rate_bits(torch.round(q.last_y), q.log_b, q.logit_p0))
         return total

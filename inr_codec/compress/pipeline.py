@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.nn.utils import parametrize
 
 from ..container.records import CompressedModel, VideoMeta
 from ..errors import ContainerError, InputError
@@ -42,6 +43,20 @@ def tensor_plan(name: str, ndim: int, cfg) -> tuple[int, int]:
         matches = [p for p in layer_bits(cfg) if _prefix_of(name, p)]
         return (int(layer_bits(cfg)[max(matches, key=len)]) if matches else int(cfg.bits)), 0
     return int(cfg.bias_bits), -1
+
+
+def stored_tensors(decoder: torch.nn.Module):
+    """(stored name, module, attribute) of every parameter the file holds, parametrized or not."""
+    out = []
+    for mod_name, mod in list(decoder.named_modules()):
+        if "parametrizations" in mod_name:
+            continue
+        names = [n for n, _ in mod.named_parameters(recurse=False)]
+        if parametrize.is_parametrized(mod):
+            names += list(mod.parametrizations.keys())
+        for name in names:
+            out.append((f"{mod_name}.{name}" if mod_name else name, mod, name))
+    return out
 
 
 def check_settings(cfg, names: list[str] | None = None) -> None:

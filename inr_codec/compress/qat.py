@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 from torch.nn.utils import parametrize
 
-from .pipeline import tensor_plan
+from .pipeline import stored_tensors, tensor_plan
 from .quantize import channel_scales, qmax
 
 
@@ -55,19 +55,11 @@ class FakeQuant(nn.Module):
 def attach(decoder: nn.Module, cfg) -> list[FakeQuant]:
     """Fake-quantize every stored tensor of ``decoder`` with the bits the file will use."""
     quants = []
-    for mod_name, mod in list(decoder.named_modules()):
-        if "parametrizations" in mod_name:
-            continue  # the internals of an existing parametrization (e.g. a pruning mask)
-        names = [n for n, _ in mod.named_parameters(recurse=False)]
-        if parametrize.is_parametrized(mod):
-            names += list(mod.parametrizations.keys())  # masked weights: quantize after the mask
-        for name in names:
-            p = getattr(mod, name)
-            full = f"{mod_name}.{name}" if mod_name else name
-            bits, axis = tensor_plan(full, p.ndim, cfg)
-            fq = FakeQuant(bits, axis, stream=len(quants))
-            parametrize.register_parametrization(mod, name, fq)
-            quants.append(fq)
+    for full, mod, name in stored_tensors(decoder):  # masked weights too: quantize after the mask
+        bits, axis = tensor_plan(full, getattr(mod, name).ndim, cfg)
+        fq = FakeQuant(bits, axis, stream=len(quants))
+        parametrize.register_parametrization(mod, name, fq)
+        quants.append(fq)
     return quants
 
 

@@ -34,12 +34,14 @@ from .records import CodedGroup, CodedTensor, VideoMeta
 
 MAGIC = b"INRC"
 VERSION_MAJOR = 1
-VERSION_MINOR = 2            # the newest minor version this code writes and reads
+VERSION_MINOR = 3            # the newest minor version this code writes and reads
 # 1.1 added group sections (group-wise models such as NIRVANA). A file without groups is
 # still written as 1.0, byte for byte what 1.0 wrote; a file with groups is written as 1.1.
 MINOR_GROUPS = 1
 # 1.2 added the learned entropy models' coders (laplace, laplace_prev); a file using them is 1.2.
 MINOR_LEARNED = 2
+# 1.3 added the zero-inflated Laplace (coder laplace0); a file using it is 1.3.
+MINOR_ZERO_LAPLACE = 3
 
 # Section kinds. A kind >= KIND_OPTIONAL_MIN that a reader does not know is skipped (a
 # newer minor version may add such sections); an unknown kind below it is an error.
@@ -54,9 +56,13 @@ KIND_NAMES = {KIND_VIDEO: "video", KIND_MODEL: "model", KIND_EXTRA: "extra", KIN
 MAX_GROUP_TENSORS = 4096
 
 # Coders of a tensor's symbols (the ``coder`` byte).
-CODERS = {"raw": 0, "range": 1, "laplace": 2, "laplace_prev": 3}
+CODERS = {"raw": 0, "range": 1, "laplace": 2, "laplace_prev": 3, "laplace0": 4}
 CODER_NAMES = {v: k for k, v in CODERS.items()}
-LEARNED_CODERS = {"laplace", "laplace_prev"}   # format 1.2: integer model parameters instead of a table
+# Learned entropy models: integer model parameters instead of a table, this many per model
+# (laplace, laplace_prev: S, K, format 1.2; laplace0: Z, S, K, format 1.3).
+PARAMS_PER_MODEL = {"laplace": 2, "laplace_prev": 2, "laplace0": 3}
+LEARNED_CODERS = set(PARAMS_PER_MODEL)
+ZERO_ONE = 2 ** 16           # a zero-inflated Laplace's Z (probability of 0, Q16) lies in 1..ZERO_ONE-1
 LAPLACE_ONE = 2 ** 32        # a Laplace parameter S lies in 1..LAPLACE_ONE-1
 LAPLACE_MAX_K = 65535        # and its symbols in [-K, K], K <= LAPLACE_MAX_K
 MAX_MODELS = 1 << 16
@@ -290,11 +296,11 @@ def layout_tensor(s: Stream, v: dict) -> None:
         _raise(check_axis(v["axis"], len(v["shape"])))
     s.u8("coder", v)
     s.f32s("scales", v, scale_count(v))
-    if CODER_NAMES.get(v["coder"]) in LEARNED_CODERS:  # 1.2: the models' integer parameters (S, K each)
+    if CODER_NAMES.get(v["coder"]) in LEARNED_CODERS:  # 1.2: the models' integer parameters
         s.uvar("model_count", v)
         if isinstance(s, Unpacker) and v["model_count"] > MAX_MODELS:
             raise Malformed(f"{v['model_count']} entropy models exceed {MAX_MODELS}")
-        s.uvars("params", v, 2 * v["model_count"])
+        s.uvars("params", v, PARAMS_PER_MODEL[CODER_NAMES[v["coder"]]] * v["model_count"])
     else:
         s.svar("min_symbol", v)
         s.uvar("table_len", v)
@@ -314,10 +320,13 @@ def check_learned(v: dict) -> str | None:
         return "a laplace_prev tensor needs at least 2 dimensions"
     if v["bits"] != MAX_BITS:
         return f"a {coder} tensor has bits {v['bits']}, {MAX_BITS} expected"
-    n = learned_model_count(coder, shape)
-    if v["model_count"] != n or len(v["params"]) != 2 * n:
+    n, per = learned_model_count(coder, shape), PARAMS_PER_MODEL[coder]
+    if v["model_count"] != n or len(v["params"]) != per * n:
         return f"a {coder} tensor of shape {tuple(shape)} has {v['model_count']} models, {n} expected"
-    for S, K in zip(v["params"][0::2], v["params"][1::2]):
+    for i in range(0, len(v["params"]), per):
+        *Z, S, K = v["params"][i:i + per]
+        if Z and (not _is_int(Z[0]) or not 1 <= Z[0] < ZERO_ONE):
+            return f"zero probability {Z[0]!r} is outside 1..2**16-1"
         if not _is_int(S) or not 1 <= S < LAPLACE_ONE:
             return f"Laplace parameter {S!r} is outside 1..2**32-1"
         if not _is_int(K) or not 0 <= K <= LAPLACE_MAX_K:
@@ -632,6 +641,8 @@ def parse_json(payload: bytes) -> dict:
 def minor_version(cm) -> int:
     """The oldest minor version that holds ``cm``: 1.0 files stay byte for byte what 1.0 wrote."""
     tensors = list(cm.tensors) + [t for g in cm.groups for t in g.tensors]
+    if any(t.coder == "laplace0" for t in tensors):
+        return MINOR_ZERO_LAPLACE
     if any(t.coder in LEARNED_CODERS for t in tensors):
         return MINOR_LEARNED
     return MINOR_GROUPS if cm.groups else 0

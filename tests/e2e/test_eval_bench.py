@@ -79,6 +79,19 @@ def test_bench_writes_csv_bd_table_and_plot(clip, tmp_path, capsys):
     assert " rd=4 " in settings["x265"]["reported_by_encoder"]["36"]
 
 
+def test_bench_compares_each_inr_curve_with_the_ones_before_it(clip, tmp_path):
+    base, new = tmp_path / "base", tmp_path / "new"
+    for i, (bpp, psnr) in enumerate(((0.5, 30.0), (1.0, 33.0), (2.0, 35.0))):
+        _fake_summary(base / str(i) / "summary.json", bpp, psnr)
+        _fake_summary(new / str(i) / "summary.json", bpp / 2, psnr)  # the same quality at half the bits
+    out = tmp_path / "bench"
+    assert main(["bench", str(clip), "--codecs", "x264", "--crfs", "x264=24,36", "--inr", f"BASE={base}",
+                 "--inr", f"NEW={new}", "-o", str(out)]) == 0
+    bd = {(r["test"], r["anchor"]): r for r in csv.DictReader((out / "bd.csv").open())}
+    assert float(bd[("NEW", "BASE")]["bd_rate_pct"]) == pytest.approx(-50.0, abs=0.01)
+    assert ("BASE", "NEW") not in bd and ("NEW", "x264 veryslow") in bd
+
+
 def test_bench_rejects_bad_arguments(clip, tmp_path, capsys):
     assert main(["bench", str(clip), "--codecs", "vp7", "-o", str(tmp_path)]) == 2
     assert "unknown codec" in capsys.readouterr().err

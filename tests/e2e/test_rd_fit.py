@@ -74,3 +74,73 @@ def test_resume_after_the_fit_gives_the_same_file(clip, tmp_path, sweep):
     assert [t.name for t in a.tensors] == [t.name for t in b.tensors]
     for x, y in zip(a.tensors, b.tensors):
         assert (decode_symbols(x) == decode_symbols(y)).all() and x.params == y.params
+
+
+def test_rate_term_during_the_fit_makes_a_smaller_file(clip, tmp_path, sweep):
+    """compress.rd_fit: the weights train under the rate term from the first step, so at the same λ and
+    epochs the file is smaller than when the rate only acts after the fit; the file still decodes to the
+    PSNR reported."""
+    s = api.fit(clip, RD + ["compress.lmbda=0.05", "compress.rd_fit=true"], outputs_root=tmp_path,
+                show_progress=False)
+    assert s["bytes"] < sweep[1]["bytes"], (s["bytes"], sweep[1]["bytes"])
+    from inr_codec.decode.reference import decode_frames
+    from inr_codec.io import read_video
+    from inr_codec.metrics import video_psnr
+    frames = decode_frames(container.read(s["file"]))
+    assert video_psnr(frames, read_video(s["video"]).frames) == pytest.approx(s["psnr"], abs=1e-9)
+
+
+def test_interrupted_rate_fit_resumes_to_the_same_file(clip, tmp_path, monkeypatch):
+    """Ctrl-C inside the fit of compress.rd_fit=true (learned steps and noise draws in the checkpoint),
+    then --resume: the same bytes as an uninterrupted run."""
+    from tests.e2e.test_interrupt_resume import interrupt_at_step
+    from inr_codec.errors import FitInterrupted
+    from pathlib import Path
+    args = RD + ["compress.lmbda=0.05", "compress.rd_fit=true"]
+    clean = api.fit(clip, args, out=tmp_path / "clean.bin", outputs_root=tmp_path / "a", show_progress=False)
+    interrupt_at_step(monkeypatch, 20)  # inside the fit's epoch 7 (3 steps an epoch)
+    with pytest.raises(FitInterrupted) as info:
+        api.fit(clip, args, out=tmp_path / "resumed.bin", outputs_root=tmp_path / "b", show_progress=False)
+    monkeypatch.undo()
+    run_dir = Path(str(info.value).rsplit("--resume ", 1)[1])
+    again = api.fit(resume=run_dir, show_progress=False)
+    assert Path(again["file"]).read_bytes() == Path(clean["file"]).read_bytes()
+
+
+def test_rd_fit_must_be_a_boolean(clip, tmp_path):
+    from inr_codec.errors import InputError
+    with pytest.raises(InputError, match="compress.rd_fit=maybe must be true or false"):
+        api.fit(clip, RD + ["compress.rd_fit=maybe"], outputs_root=tmp_path, show_progress=False)
+
+
+def test_a_learned_rate_target_needs_a_rate_weight(clip, tmp_path):
+    from inr_codec.errors import InputError
+    with pytest.raises(InputError, match="needs compress.lmbda above 0"):
+        api.fit(clip, RD + ["compress.lmbda=0", "compress.target_kb=8"], outputs_root=tmp_path, show_progress=False)
+
+
+def test_steps_per_tensor_store_one_step_a_weight(clip, tmp_path):
+    s = api.fit(clip, RD + ["compress.steps=tensor", "compress.lmbda=0.05"], outputs_root=tmp_path,
+                show_progress=False)
+    for t in container.read(s["file"]).tensors:
+        assert len(t.scales) == (t.shape[1] if t.name == "embeddings" else 1), (t.name, len(t.scales))
+    from inr_codec.errors import InputError
+    with pytest.raises(InputError, match="compress.steps=layer is not supported"):
+        api.fit(clip, RD + ["compress.steps=layer"], outputs_root=tmp_path, show_progress=False)
+
+
+def test_zero_inflated_weight_model_writes_a_1_3_file_that_decodes_to_the_reported_psnr(clip, tmp_path):
+    s = api.fit(clip, RD + ["compress.lmbda=0.05", "compress.weight_model=laplace0", "compress.rd_fit=true"],
+                outputs_root=tmp_path, show_progress=False)
+    with open(s["file"], "rb") as f:
+        assert f.read(6)[4:] == b"\x01\x03"
+    cm = container.read(s["file"])
+    assert {t.coder for t in cm.tensors} == {"laplace0", "laplace_prev"}
+    from inr_codec.decode.reference import decode_frames
+    from inr_codec.io import read_video
+    from inr_codec.metrics import video_psnr
+    assert video_psnr(decode_frames(cm), read_video(s["video"]).frames) == pytest.approx(s["psnr"], abs=1e-9)
+    r = api.info(s["file"])
+    for t in r["tensors"]:
+        if t["payload_bytes"] > 200:
+            assert abs(t["payload_bytes"] - t["model_bytes"]) <= 0.02 * t["model_bytes"] + 4

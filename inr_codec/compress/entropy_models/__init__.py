@@ -2,16 +2,18 @@
 
 * ``factorized.Factorized`` (coder ``laplace``): one discretised Laplace per tensor, its
   parameter stored (weights, biases);
+* ``factorized.ZeroFactorized`` (coder ``laplace0``): one zero-inflated Laplace per tensor
+  (``zero_laplace``: its own probability of 0 and a geometric tail), for sparse weights;
 * ``previous_frame.PreviousFrame`` (coder ``laplace_prev``): per-frame latents predicted from the
   previous frame, one Laplace per channel (HNeRV's embeddings).
 """
 from __future__ import annotations
 
 from .base import EntropyModel
-from .factorized import Factorized
+from .factorized import Factorized, ZeroFactorized
 from .previous_frame import PreviousFrame
 
-MODELS: dict[str, EntropyModel] = {m.coder: m for m in (Factorized(), PreviousFrame())}
+MODELS: dict[str, EntropyModel] = {m.coder: m for m in (Factorized(), ZeroFactorized(), PreviousFrame())}
 
 
 def model_for(coder: str) -> EntropyModel:

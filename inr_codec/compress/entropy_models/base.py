@@ -10,8 +10,8 @@ In the spirit of CompressAI's ``forward / compress / decompress``:
 * ``estimate_bits(q, params)``: the ideal code length of ``q`` under the integer tables the
   decoder derives, i.e. what the payload should weigh (``inrcodec info`` shows it beside it).
 
-Parameters are a flat list of unsigned integers (``S, K`` pairs of ``laplace.frequencies``), so
-the decoder's tables come from integers alone. ``MODELS`` maps a container coder name to its model.
+Parameters are a flat list of unsigned integers (``params_per_model`` per model, e.g. the ``S, K``
+of ``laplace.frequencies``), so the decoder's tables come from integers alone. ``MODELS`` maps a container coder name to its model.
 """
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ def categorical(freq: np.ndarray):
 
 
 class EntropyModel:
+    """A kind of model for a stored tensor. Each of its ``model_count`` models codes one stream under
+    an integer table derived from ``params_per_model`` stored integers, the last of which is K, the
+    largest magnitude the table covers (the discretised Laplace here: S, K; other families override
+    ``frequencies``, ``fit_model`` and ``check_model``)."""
     coder: str = ""
     params_per_model = 2  # S, K
 
@@ -41,36 +45,53 @@ class EntropyModel:
     def unstream(self, streams: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
         raise NotImplementedError
 
+    # -- the family of one model: its table and parameters -------------------------------------
+    def frequencies(self, p: tuple[int, ...]) -> np.ndarray:
+        return laplace.frequencies(*p)
+
+    def fit_model(self, s: np.ndarray) -> tuple[int, ...]:
+        k = int(np.abs(s).max()) if s.size else 0
+        if k > laplace.MAX_K:
+            raise ValueError(f"symbols reach {k}, beyond the model's range {laplace.MAX_K}")
+        return laplace.fixed_s(laplace.best_b(s)), k
+
+    def check_model(self, p: tuple[int, ...]) -> str | None:
+        S, K = p
+        if not 1 <= S < laplace.ONE:
+            return f"Laplace parameter {S} is outside 1..2**32-1"
+        if not 0 <= K <= laplace.MAX_K:
+            return f"Laplace range {K} is outside 0..{laplace.MAX_K}"
+        return None
+
+    # -- the tensor's models ----------------------------------------------------------------------
+    def split(self, params) -> list[tuple[int, ...]]:
+        n = self.params_per_model
+        return [tuple(params[i:i + n]) for i in range(0, len(params), n)]
+
     def fit(self, q: np.ndarray) -> list[int]:
-        params = []
-        for s in self.streams(q):
-            k = int(np.abs(s).max()) if s.size else 0
-            if k > laplace.MAX_K:
-                raise ValueError(f"symbols reach {k}, beyond the model's range {laplace.MAX_K}")
-            params += [laplace.fixed_s(laplace.best_b(s)), k]
-        return params
+        return [x for s in self.streams(q) for x in self.fit_model(s)]
 
     def check(self, params, shape) -> str | None:
         n = self.model_count(tuple(shape))
         if len(params) != self.params_per_model * n:
             return f"{len(params)} model parameters, {self.params_per_model * n} expected"
-        for S, K in zip(params[0::2], params[1::2]):
-            if not 1 <= S < laplace.ONE:
-                return f"Laplace parameter {S} is outside 1..2**32-1"
-            if not 0 <= K <= laplace.MAX_K:
-                return f"Laplace range {K} is outside 0..{laplace.MAX_K}"
+        for p in self.split(params):
+            problem = self.check_model(p)
+            if problem:
+                return problem
         return None
 
     def encode(self, q: np.ndarray, params: list[int]) -> bytes:
         enc = constriction.stream.queue.RangeEncoder()
-        for s, S, K in zip(self.streams(q), params[0::2], params[1::2]):
+        for s, p in zip(self.streams(q), self.split(params)):
+            K = p[-1]
             if K == 0 or s.size == 0:
                 if s.size and np.any(s != 0):
                     raise ValueError("symbols outside the model's range")
                 continue  # a model of symbol 0 alone: nothing to code
             if np.abs(s).max() > K:
                 raise ValueError("symbols outside the model's range")
-            enc.encode((s + K).astype(np.int32), categorical(laplace.frequencies(S, K)))
+            enc.encode((s + K).astype(np.int32), categorical(self.frequencies(p)))
         return enc.get_compressed().astype("<u4").tobytes()
 
     def decode(self, payload: bytes, params: list[int], shape: tuple[int, ...]) -> np.ndarray:
@@ -81,11 +102,12 @@ class EntropyModel:
         lengths = [s.size for s in self.streams(np.zeros(shape, dtype=np.int32))]
         out = []
         try:
-            for n, S, K in zip(lengths, params[0::2], params[1::2]):
+            for n, p in zip(lengths, self.split(params)):
+                K = p[-1]
                 if K == 0 or n == 0:
                     out.append(np.zeros(n, dtype=np.int64))
                     continue
-                idx = dec.decode(categorical(laplace.frequencies(S, K)), n)
+                idx = dec.decode(categorical(self.frequencies(p)), n)
                 out.append(np.asarray(idx, dtype=np.int64) - K)
         except Exception as e:  # constriction reports invalid data with various types
             raise ValueError(f"range decoding failed ({e})") from None
@@ -99,5 +121,11 @@ class EntropyModel:
         return q
 
     def estimate_bits(self, q: np.ndarray, params: list[int]) -> float:
-        return sum(laplace.table_bits(s, S, K) for s, S, K in zip(self.streams(q), params[0::2], params[1::2])
-                   if K > 0 and s.size)
+        """Ideal code length of ``q`` under the integer tables: what the payload should weigh."""
+        total = 0.0
+        for s, p in zip(self.streams(q), self.split(params)):
+            if p[-1] > 0 and s.size:
+                f = self.frequencies(p).astype(np.float64)
+                idx = np.asarray(s, dtype=np.int64).reshape(-1) + p[-1]
+                total += float(-np.log2(f[idx] / f.sum()).sum())
+        return total

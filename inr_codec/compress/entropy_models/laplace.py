@@ -94,9 +94,3 @@ def best_b(symbols: np.ndarray) -> float:
     return math.exp((lo + hi) / 2)
 
 
-def table_bits(symbols: np.ndarray, S: int, K: int) -> float:
-    """Ideal code length of ``symbols`` (all in [-K, K]) under the integer table: the file's estimate."""
-    f = frequencies(S, K).astype(np.float64)
-    p = f / f.sum()
-    idx = np.asarray(symbols, dtype=np.int64).reshape(-1) + K
-    return float(-np.log2(p[idx]).sum())
