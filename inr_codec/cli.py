@@ -183,7 +183,7 @@ def cmd_decode(a) -> None:
                    batch_size=a.batch_size, threads=a.threads)
     print(f"wrote {r['file']}: {plural(r['frames'], 'frame')} of {r['width']}x{r['height']} at {r['fps']} fps "
           f"(decoded in {r['decode_seconds']:.2f} s by the {r['backend']} backend, {r['dtype']} on {r['device']}, "
-          f"{r['threads']} thread(s): {r['threads_why']})")
+          f"{plural(r['threads'], 'thread')}: {r['threads_why']})")
 
 
 def cmd_info(a) -> None:

@@ -35,7 +35,7 @@ def _epochs(s: dict) -> str:
 
 
 def _threads(s: dict) -> str:
-    return f", {s['threads']} thread(s)" if s.get("threads") else ""
+    return f", {plural(s['threads'], 'thread')}" if s.get("threads") else ""
 
 
 def _quality(s: dict) -> str:
@@ -93,7 +93,7 @@ def print_eval(r: dict) -> None:
           f"({plural(r['bytes'], 'byte', fmt=',')})")
     print("  " + "; ".join(parts))
     w = r["worst_frame"]
-    print(f"  worst frame {w['index']} (by {w['by']}: {w[w['by']]:.4f}); {r['threads']} thread(s): {r['threads_why']}")
+    print(f"  worst frame {w['index']} (by {w['by']}: {w[w['by']]:.4f}); {plural(r['threads'], 'thread')}: {r['threads_why']}")
     for f in [r.get("csv")] + r.get("plots", []):
         if f:
             print(f"  wrote {f}")

@@ -49,7 +49,7 @@ class Choice:
         return self.source == "auto"
 
     def describe(self) -> str:
-        return f"{self.threads} intra-op thread(s): {self.why}"
+        return f"{self.threads} intra-op thread{'' if self.threads == 1 else 's'}: {self.why}"
 
 
 def parse(value, what: str = "threads") -> int | None:

@@ -73,7 +73,7 @@ class SpeedWatch:
         load = self.load()
         where = f"load average {load:.1f} on {self.cores} cores" if load is not None else f"{self.cores} cores"
         threads = self.threads() if self.threads else None
-        used = f", {threads} thread(s)" if threads else ""
+        used = f", {threads} thread{'' if threads == 1 else 's'}" if threads else ""
         return (f"the machine is busy: this fit runs about {slow:.0f}x slower than its expected speed "
                 f"({where}{used}); other processes hold the CPU, it continues at its share")
 

@@ -1,5 +1,6 @@
 """The GPU check's --dry-run: the same steps as on a GPU machine, on the CPU at toy sizes, end to end, so the
 script cannot rot before a GPU machine is at hand."""
+import re
 import json
 import os
 import subprocess
@@ -27,7 +28,7 @@ def test_gpu_check_dry_run_end_to_end(tmp_path):
     rt = steps["roundtrip"]
     assert rt["fit"]["bytes"] > 0 and rt["weights_max_abs_diff"] == 0
     assert rt["cpu_torch_fp32"]["max_abs_diff"] == 0  # the same file, the same decoder: the same symbols
-    assert "thread(s)" in rt["decode_cpu"]
+    assert re.search(r"\d+ threads?\b", rt["decode_cpu"])
     assert steps["b3"]["rows"][0]["provider"] == "eager_fp32" and float(steps["b3"]["rows"][0]["file_fps"]) > 0
     assert steps["b1"]["epochs"] == 2 and steps["b1"]["seconds_per_epoch"] > 0
     assert (out / "b1.csv").is_file() and (out / "b3.csv").is_file() and (out / "roundtrip.json").is_file()

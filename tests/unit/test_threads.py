@@ -107,7 +107,7 @@ def test_configure_applies_and_logs(caplog, monkeypatch):
     with caplog.at_level(logging.INFO, logger="inr_codec"):
         c = threads.configure(2, command="decode")
     assert torch.get_num_threads() == 2 and threads.current() is c
-    assert "decode: 2 intra-op thread(s): threads=2" in caplog.text
+    assert "decode: 2 intra-op threads: threads=2" in caplog.text
 
 
 def test_joblib_concurrency_from_the_overrides(monkeypatch):
