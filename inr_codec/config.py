@@ -167,7 +167,7 @@ def validate(cfg: DictConfig) -> None:
 
 ENTROPY = ("static", "learned")
 STEPS = ("channel", "tensor")
-WEIGHT_MODELS = ("laplace", "laplace0")  # compress.weight_model: the learned entropy model of weights and biases  # compress.steps: learned quantization steps per output channel or per tensor
+WEIGHT_MODELS = ("laplace", "laplace0", "best")  # compress.weight_model: the learned entropy model of weights and biases  # compress.steps: learned quantization steps per output channel or per tensor
 
 
 def _validate_entropy(c) -> None:

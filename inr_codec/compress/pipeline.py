@@ -101,7 +101,7 @@ def compress_decoder(decoder: torch.nn.Module, model_name: str, arch: dict, vide
     quantization (``learned_quant``) is coded with its steps (times ``step_factor``) and entropy models."""
     from . import learned_quant
     if learned_quant.learned(decoder):  # rate-distortion training: the trained steps and entropy models
-        tensors = learned_quant.code(decoder, step_factor=step_factor)
+        tensors = learned_quant.code(decoder, step_factor=step_factor, best=cfg.get("weight_model") == "best")
         return CompressedModel(video=video, model={"name": model_name, **arch}, tensors=tensors, extra=extra or {})
     state = {n: t.detach().to("cpu", torch.float32).contiguous().numpy() for n, t in decoder.state_dict().items()}
     check_settings(cfg, list(state))

@@ -144,3 +144,16 @@ def test_zero_inflated_weight_model_writes_a_1_3_file_that_decodes_to_the_report
     for t in r["tensors"]:
         if t["payload_bytes"] > 200:
             assert abs(t["payload_bytes"] - t["model_bytes"]) <= 0.02 * t["model_bytes"] + 4
+
+
+def test_best_weight_model_codes_the_same_symbols_in_no_more_bytes(clip, tmp_path, sweep):
+    """compress.weight_model=best trains as laplace does, then codes each weight tensor with the smaller of
+    laplace and laplace0: the same symbols, a file no larger."""
+    s = api.fit(clip, RD + ["compress.lmbda=0.05", "compress.weight_model=best"], outputs_root=tmp_path,
+                show_progress=False)
+    a, b = container.read(sweep[1]["file"]), container.read(s["file"])
+    for x, y in zip(a.tensors, b.tensors):
+        assert x.name == y.name and (decode_symbols(x) == decode_symbols(y)).all()
+        assert y.coder in ({"laplace", "laplace0"} if x.coder == "laplace" else {x.coder})
+    assert s["bytes"] <= sweep[1]["bytes"]
+    assert s["psnr"] == pytest.approx(sweep[1]["psnr"], abs=1e-9)
