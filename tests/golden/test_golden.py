@@ -20,9 +20,10 @@ GOLDEN = {"1.0": HERE / "v1.0_hnerv_tiny.bin", "1.2": HERE / "v1.2_hnerv_rd_tiny
 # How each was made: 1.0 post-training quantization, 1.2 rate-distortion training (learned entropy models),
 # 1.3 the same with the zero-inflated weight model and the rate term from the fit's first step.
 MADE_WITH = {"1.0": ["compress.bits=6"],
-             "1.2": ["compress=rd", "compress.rd_epochs=4", "compress.qat_epochs=2", "compress.lmbda=0.01"],
+             "1.2": ["compress=rd", "compress.rd_epochs=4", "compress.qat_epochs=2", "compress.lmbda=0.01",
+                     "compress.rd_fit=false", "compress.steps=channel", "compress.weight_model=laplace"],
              "1.3": ["compress=rd", "compress.rd_epochs=4", "compress.qat_epochs=2", "compress.lmbda=0.01",
-                     "compress.weight_model=laplace0", "compress.rd_fit=true"]}
+                     "compress.weight_model=laplace0", "compress.rd_fit=true", "compress.steps=channel"]}
 
 
 def _frames_path(model: Path) -> Path:
