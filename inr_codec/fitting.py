@@ -20,7 +20,7 @@ from . import __version__, container
 from . import threads as thread_policy
 from .compress import learned_quant
 from .compress.pipeline import EMBEDDINGS, check_settings, compress_decoder
-from .compress.target import plan_params, prune_to_target, steps_to_target, target_bytes
+from .compress.target import LEARNED_BITS_PER_WEIGHT, plan_params, prune_to_target, steps_to_target, target_bytes
 from .config import MEASURES, compose, model_settings, validate
 from .container.records import CompressedModel, VideoMeta
 from .data import FrameSet
@@ -361,6 +361,9 @@ def _size_for_target(settings: dict, target: int, ccfg, video: Video) -> float:
         arch = get_model_class("hnerv").solve_arch(dict(settings, size_m=0.01), video.num_frames, video.height,
                                                    video.width)
         per_frame = arch["embed_dim"] * arch["h0"] * arch["w0"]
-    embed_bits = per_frame * video.num_frames * int(ccfg.embed_bits)
-    stored = int(embed_bits / max(int(ccfg.bits), 1))  # embeddings expressed in weight-equivalents
+    if ccfg.get("entropy", "static") == "learned":  # the previous-frame model: about 2 bits a value (sample)
+        stored = int(per_frame * video.num_frames * 2 / LEARNED_BITS_PER_WEIGHT)
+    else:
+        embed_bits = per_frame * video.num_frames * int(ccfg.embed_bits)
+        stored = int(embed_bits / max(int(ccfg.bits), 1))  # embeddings expressed in weight-equivalents
     return plan_params(target, ccfg, stored_overhead_values=stored)

@@ -21,6 +21,11 @@ TOLERANCE = 0.05
 # overshoots and pruning brings the file down, so this only needs to be roughly right.
 CODED_FRACTION = 0.95
 OVERSHOOT = 1.1
+# compress.entropy=learned: the model is sized so that its weights cost about this many bits each; the
+# target term then steers the rate to the target. Measured on the sample (docs/benchmarks.md): the
+# best learned files near 26 kB came from a 46k-parameter HNeRV at about 4 bits a weight; larger
+# networks pushed to fewer bits each gave lower PSNR at the same bytes.
+LEARNED_BITS_PER_WEIGHT = 4.0
 
 
 def target_bytes(cfg, width: int, height: int, frames: int) -> int | None:
@@ -40,7 +45,10 @@ def target_bytes(cfg, width: int, height: int, frames: int) -> int | None:
 
 def plan_params(target: int, cfg, stored_overhead_values: int = 0) -> float:
     """Decoder parameters (millions) whose coded weights should slightly exceed ``target`` bytes."""
-    bits_per_weight = int(cfg.bits) * CODED_FRACTION * (1.0 - 0.8 * float(cfg.prune))
+    if cfg.get("entropy", "static") == "learned":
+        bits_per_weight = LEARNED_BITS_PER_WEIGHT
+    else:
+        bits_per_weight = int(cfg.bits) * CODED_FRACTION * (1.0 - 0.8 * float(cfg.prune))
     weights = OVERSHOOT * target * 8 / bits_per_weight - stored_overhead_values
     if weights < 2000:
         raise InputError(f"a target of {target} bytes is too small for any model of this video; aim higher")
