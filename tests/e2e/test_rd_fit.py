@@ -62,7 +62,9 @@ def test_info_shows_the_estimate_beside_the_payload(sweep):
 def test_rate_target_lands_within_tolerance(clip, tmp_path, sweep):
     s = api.fit(clip, RD + ["compress.target_kb=8"], outputs_root=tmp_path, show_progress=False)
     assert within(s["bytes"], 8000), s["bytes"]
-    assert s["psnr"] > min(x["psnr"] for x in sweep) - 1.0  # steered, not collapsed
+    # steered, not collapsed: λ=2 drives this clip to a flat picture (about 12 dB), as the target term did when
+    # its slope could reach 22,000 x lmbda (the target fit then gave 11.9 dB; now about 18 dB)
+    assert s["psnr"] > sweep[2]["psnr"] + 3.0, (s["psnr"], sweep[2]["psnr"])
 
 
 def test_resume_after_the_fit_gives_the_same_file(clip, tmp_path, sweep):
