@@ -45,5 +45,13 @@ class INRModel(nn.Module):
         return self.decoder
 
     def decoder_params(self) -> int:
-        """Parameters of the stored network (embeddings excluded), the figure sizes refer to."""
-        return sum(p.numel() for n, p in self.decoder.named_parameters() if n != "embeddings")
+        """Parameters of the stored network (embeddings excluded), the figure sizes refer to: the stored
+        tensors only, not a rate-distortion fit's learned steps and entropy-model parameters."""
+        from torch.nn.utils import parametrize
+        from ..compress.pipeline import EMBEDDINGS, stored_tensors
+        total = 0
+        for full, mod, name in stored_tensors(self.decoder):
+            if full != EMBEDDINGS:  # the original tensor: evaluating a parametrization would draw its noise
+                t = mod.parametrizations[name].original if parametrize.is_parametrized(mod, name) else getattr(mod, name)
+                total += t.numel()
+        return total
