@@ -28,7 +28,7 @@ from .errors import FitInterrupted, InputError
 from .io import Video, parse_crop, probe_video
 from .measure import Worst, bpp, measure_file, measure_file_stream, measure_worst
 from .models import get_model_class
-from .preflight import RESUME_ONE_PROCESS
+from .preflight import RESUME_ONE_PROCESS, run_record
 from .resources import check_fit_memory
 from .runs import attach_log, check_writable, detach_log, new_run_dir, write_json, write_yaml
 from .runtime import check_video_memory, device_name, load_video, resolve_device, sample_clip, video_selection
@@ -55,12 +55,7 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
         raise InputError(RESUME_ONE_PROCESS)
     if resume is not None:
         run_dir = Path(resume)
-        saved = run_dir / "config.yaml"
-        if not saved.is_file():
-            raise InputError(f"cannot resume: {run_dir} is not a fit run directory (no config.yaml)")
-        state = OmegaConf.load(saved)
-        if video_path is not None and Path(video_path).resolve() != Path(state.video).resolve():
-            raise InputError(f"cannot resume: {run_dir} fitted {state.video}, not {video_path}")
+        state = run_record(run_dir, video_path)
         video_path = state.video
         overrides = list(state.overrides) + list(overrides)
         out = out if out is not None else state.get("out")

@@ -69,17 +69,24 @@ def fit(video: str | None, overrides: list[str], *, out: str | None, resume: str
         creatable(Path(outputs), "--outputs")
 
 
-def _resumed(video: str | None, overrides: list[str], run_dir: Path) -> tuple[str, list[list[str]]]:
-    """The video and overrides ``--resume RUN_DIR`` continues with (as ``fitting`` reads them)."""
+def run_record(run_dir: Path, video=None):
+    """A fit run directory's config.yaml (what ``--resume`` continues), checked against ``video`` where
+    one is given; ``fitting`` reads it the same way."""
     from omegaconf import OmegaConf
-    if world_size_from_env() > 1:
-        raise InputError(RESUME_ONE_PROCESS)
     saved = run_dir / "config.yaml"
     if not saved.is_file():
         raise InputError(f"cannot resume: {run_dir} is not a fit run directory (no config.yaml)")
     state = OmegaConf.load(saved)
     if video is not None and Path(video).resolve() != Path(state.video).resolve():
         raise InputError(f"cannot resume: {run_dir} fitted {state.video}, not {video}")
+    return state
+
+
+def _resumed(video: str | None, overrides: list[str], run_dir: Path) -> tuple[str, list[list[str]]]:
+    """The video and overrides ``--resume RUN_DIR`` continues with (as ``fitting`` reads them)."""
+    if world_size_from_env() > 1:
+        raise InputError(RESUME_ONE_PROCESS)
+    state = run_record(run_dir, video)
     return state.video, [list(state.overrides) + list(overrides)]
 
 
