@@ -166,8 +166,8 @@ def validate(cfg: DictConfig) -> None:
 
 
 ENTROPY = ("static", "learned")
-STEPS = ("channel", "tensor")
-WEIGHT_MODELS = ("laplace", "laplace0", "best")  # compress.weight_model: the learned entropy model of weights and biases  # compress.steps: learned quantization steps per output channel or per tensor
+STEPS = ("channel", "tensor")  # compress.steps: learned quantization steps per output channel or per tensor
+WEIGHT_MODELS = ("laplace", "laplace0", "best")  # compress.weight_model: the learned entropy model of weights and biases
 
 
 def _validate_entropy(c) -> None:
