@@ -213,8 +213,7 @@ def _fit_rate(model, frames: FrameSet, cfg):
     if not cfg.compress.get("rd_fit", False):
         return None
     quants = learned_quant.attach(model.decoder, cfg.compress, skip=(EMBEDDINGS,))
-    return learned_quant.rate_loss(quants, float(cfg.compress.lmbda), len(frames) * frames.height * frames.width,
-                                   target_bytes(cfg.compress, frames.width, frames.height, len(frames)))
+    return learned_quant.fit_loss(quants, cfg.compress, frames)
 
 
 def _threads_summary(choice: thread_policy.Choice) -> dict:

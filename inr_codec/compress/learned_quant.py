@@ -25,10 +25,12 @@ import torch
 import torch.nn as nn
 from torch.nn.utils import parametrize
 
+from ..container.format import uvar_bytes
 from ..container.records import CodedTensor
 from .entropy_models import MODELS, Factorized, PreviousFrame, zero_laplace
 from .pipeline import EMBEDDINGS, stored_tensors, tensor_plan
 from .quantize import channel_axis, channel_scales
+from .target import target_bytes
 
 MAX_SYMBOL = 32767
 
@@ -157,6 +159,13 @@ def rate_loss(quants: list[LearnedQuant], lmbda: float, pixels: int, target_byte
     return lambda: lmbda * target_penalty(rate_bits(quants), budget) / pixels
 
 
+def fit_loss(quants: list[LearnedQuant], ccfg, frames):
+    """``rate_loss`` for a fit or phase on ``frames``: ``compress.lmbda``, the clip's pixels, and the rate
+    target of ``ccfg`` (compress.target_kb/target_bpp) where one is set."""
+    return rate_loss(quants, float(ccfg.lmbda), len(frames) * frames.height * frames.width,
+                     target_bytes(ccfg, frames.width, frames.height, len(frames)))
+
+
 def learned(decoder: nn.Module) -> bool:
     return any(_quant_of(mod, name) is not None for _, mod, name in stored_tensors(decoder))
 
@@ -191,8 +200,8 @@ def code(decoder: nn.Module, step_factor: float = 1.0, best: bool = False) -> li
 
 
 def _record_bytes(ct: CodedTensor) -> int:
-    """A record's payload and model parameters (uvars of up to 5 bytes): what differs between coders."""
-    return len(ct.payload) + sum((max(int(p), 1).bit_length() + 6) // 7 for p in ct.params)
+    """A record's payload and model parameters (uvars, as the container writes them): what differs between coders."""
+    return len(ct.payload) + sum(len(uvar_bytes(int(p))) for p in ct.params)
 
 
 def estimate_bits(quants: list[LearnedQuant]) -> float:

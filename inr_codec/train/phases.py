@@ -32,7 +32,6 @@ from omegaconf import OmegaConf
 from ..compress import learned_quant, prune, qat
 from ..compress.allocate import allocate
 from ..compress.pipeline import AUTO
-from ..compress.target import target_bytes
 from ..data import FrameSet
 from .checkpoint import load_checkpoint
 from .trainer import Trainer
@@ -175,8 +174,7 @@ def _rd_phases(decoder: nn.Module, frames: FrameSet, cfg, **kw) -> float:
     for p in decoder.parameters():
         p.requires_grad_(True)
     quants = learned_quant.attach(decoder, c)
-    extra = learned_quant.rate_loss(quants, float(c.lmbda), len(frames) * frames.height * frames.width,
-                                    target_bytes(c, frames.width, frames.height, len(frames)))
+    extra = learned_quant.fit_loss(quants, c, frames)
     seconds = 0.0
     for name, mode, epochs in (("rd_noise", "noise", int(c.rd_epochs)), ("rd", "ste", int(c.qat_epochs))):
         if epochs > 0:
