@@ -180,17 +180,18 @@ def test_learned_sections_build_like_the_writer():
 @settings(max_examples=600, **FUZZ)
 @given(which=st.integers(2, len(LEARNED_SECTIONS) - 1), mutations=st.lists(mutation, min_size=1, max_size=3))
 def test_mutated_learned_sections_behind_a_valid_crc(which, mutations):
-    secs = list(LEARNED_SECTIONS)
+    _mutated_section_gives_one_line_error(LEARNED_SECTIONS, which, mutations, fmt.MINOR_LEARNED)
+
+
+def _mutated_section_gives_one_line_error(sections, which, mutations, minor):
+    secs = list(sections)
     k, n, payload = secs[which]
     secs[which] = (k, n, mutate(payload, mutations))
-    parse_or_one_line_error(_build(secs), decode=True)
+    parse_or_one_line_error(_build(secs, minor=minor), decode=True)
 
 
 @seed(FUZZ_SEED)
 @settings(max_examples=300, **FUZZ)
 @given(which=st.integers(2, len(ZERO_SECTIONS) - 1), mutations=st.lists(mutation, min_size=1, max_size=3))
 def test_mutated_zero_inflated_sections_behind_a_valid_crc(which, mutations):
-    secs = list(ZERO_SECTIONS)
-    k, n, payload = secs[which]
-    secs[which] = (k, n, mutate(payload, mutations))
-    parse_or_one_line_error(_build(secs, minor=fmt.MINOR_ZERO_LAPLACE), decode=True)
+    _mutated_section_gives_one_line_error(ZERO_SECTIONS, which, mutations, fmt.MINOR_ZERO_LAPLACE)
