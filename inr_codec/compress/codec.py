@@ -31,11 +31,12 @@ def code_tensor(name: str, array: np.ndarray, bits: int, axis: int = 0, scales: 
                        frequencies=frequencies, payload=payload)
 
 
-def code_symbols(name: str, symbols: np.ndarray, scales: np.ndarray, axis: int, model) -> CodedTensor:
+def code_symbols(name: str, symbols: np.ndarray, scales: np.ndarray, axis: int, model, hint=None) -> CodedTensor:
     """Code given symbols (int32, the tensor's shape) under a learned entropy model (``entropy_models``);
-    values are ``symbols * scales`` along ``axis``. Decoded again and compared before it is returned."""
+    values are ``symbols * scales`` along ``axis``; ``hint``: the model's trained parameters where its fit
+    uses them. Decoded again and compared before it is returned."""
     symbols = np.asarray(symbols, dtype=np.int32)
-    params = model.fit(symbols)
+    params = model.fit(symbols, hint)
     payload = model.encode(symbols, params)
     ct = CodedTensor(name=name, shape=tuple(int(d) for d in symbols.shape), bits=LEARNED_BITS, axis=axis,
                      scales=np.asarray(scales, dtype=np.float32).reshape(-1), coder=model.coder, min_symbol=0,

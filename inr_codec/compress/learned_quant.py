@@ -27,8 +27,8 @@ from torch.nn.utils import parametrize
 
 from ..container.format import uvar_bytes
 from ..container.records import CodedTensor
-from .entropy_models import MODELS, Factorized, PreviousFrame, zero_laplace
-from .pipeline import EMBEDDINGS, stored_tensors, tensor_plan
+from .entropy_models import MODELS, Factorized, LatentContext, PreviousFrame, latent_context, zero_laplace
+from .pipeline import EMBEDDINGS, LATENTS, stored_tensors, tensor_plan
 from .quantize import channel_axis, channel_scales
 from .target import target_bytes
 
@@ -39,13 +39,17 @@ class LearnedQuant(nn.Module):
     def __init__(self, w: torch.Tensor, axis: int, model, init_bits: int, stream: int):
         super().__init__()
         self.axis, self.model, self.stream, self.mode = axis, model, stream, "noise"
-        step = channel_scales(w.detach().float(), init_bits, axis).clamp_min(1e-8)
+        if isinstance(model, LatentContext):  # latent grids start at zero: a unit step (the synthesis scales them)
+            step = torch.ones(())
+        else:
+            step = channel_scales(w.detach().float(), init_bits, axis).clamp_min(1e-8)
         self.log_step = nn.Parameter(step.log())
         with torch.no_grad():
-            b0, p0 = _initial(model, w.detach().float() / step)
+            b0, aux = _initial(model, w.detach().float() / step)
         self.log_b = nn.Parameter(b0.log())
-        # A zero-inflated model's probability of symbol 0, as a logit (None for the other models).
-        self.logit_p0 = nn.Parameter(torch.logit(p0)) if p0 is not None else None
+        # The model's other trained parameters (None where it has none): a zero-inflated model's probability
+        # of symbol 0 as a logit, a context model's prediction coefficients.
+        self.aux = nn.Parameter(aux) if aux is not None else None
         self.register_buffer("draws", torch.zeros((), dtype=torch.int64))
         self.last_y: torch.Tensor | None = None
 
@@ -64,23 +68,36 @@ class LearnedQuant(nn.Module):
         self.last_y = y
         return y * step
 
-    def rate_bits(self) -> torch.Tensor:
-        return self.model.rate_bits(self.last_y, self.log_b, self.logit_p0)
+    def rate_bits(self, frames: torch.Tensor | None = None) -> torch.Tensor:
+        """The estimate for the last forward pass; with ``frames`` (a batch's frame indices) a model whose
+        tensor runs over frames (``frame_sampled``) counts only theirs, scaled to the whole tensor: an
+        unbiased estimate at a fraction of the cost, its gradient where the batch's distortion is."""
+        if frames is not None and getattr(self.model, "frame_sampled", False):
+            return self.model.rate_bits(self.last_y, self.log_b, self.aux, frames)
+        return self.model.rate_bits(self.last_y, self.log_b, self.aux)
 
 
 def _initial(model, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The entropy model's starting (scale, probability of 0 or None) for the values over their steps."""
+    """The entropy model's starting scale and other parameters (``LearnedQuant.aux``) for the values over
+    their steps."""
+    if isinstance(model, LatentContext):  # predict each latent by the previous frame's at first
+        b0 = y.abs().mean().clamp_min(0.05).expand(latent_context.STREAMS).clone()
+        return b0, torch.tensor([1.0, 0.0, 1.0, 0.0, 0.0])
     if isinstance(model, PreviousFrame):
         d = torch.diff(y, dim=0, prepend=torch.zeros_like(y[:1]))
         return d.abs().mean(dim=tuple(i for i in range(y.ndim) if i != 1)).clamp_min(0.05), None
     if model.zero_inflated:
-        return zero_laplace.initial(y)
+        b0, p0 = zero_laplace.initial(y)
+        return b0, torch.logit(p0)
     return y.abs().mean().clamp_min(0.05), None
 
 
 def model_kind(name: str, shape, weights: str = Factorized.coder) -> object:
     """Which entropy model a stored tensor gets: HNeRV's embeddings the previous-frame context model,
-    weights and biases ``weights`` (``compress.weight_model``: laplace or laplace0)."""
+    latent grids (``latents.<level>``) the latent context model, weights and biases ``weights``
+    (``compress.weight_model``: laplace or laplace0)."""
+    if name.startswith(LATENTS + ".") and len(shape) == 3:
+        return MODELS[LatentContext.coder]
     if name == EMBEDDINGS and len(shape) == 4 and shape[0] > 1:
         return MODELS[PreviousFrame.coder]
     return MODELS[weights]
@@ -98,7 +115,7 @@ def attach(decoder: nn.Module, cfg, skip: tuple[str, ...] = ()) -> list[LearnedQ
         if found is None:
             p = getattr(mod, name)
             bits, axis = tensor_plan(full, p.ndim, cfg)
-            if full != EMBEDDINGS and cfg.get("steps", "channel") == "tensor":
+            if full != EMBEDDINGS and cfg.get("steps", "channel") == "tensor" or full.startswith(LATENTS + "."):
                 axis = -1  # one step for the tensor: 4 bytes instead of 4 per output channel
             trained = cfg.get("weight_model", Factorized.coder)
             kind = model_kind(full, p.shape, Factorized.coder if trained == "best" else trained)
@@ -119,8 +136,8 @@ def set_mode(quants: list[LearnedQuant], mode: str) -> None:
         q.mode = mode
 
 
-def rate_bits(quants: list[LearnedQuant]) -> torch.Tensor:
-    return sum((q.rate_bits() for q in quants if q.last_y is not None), torch.zeros(()))
+def rate_bits(quants: list[LearnedQuant], frames: torch.Tensor | None = None) -> torch.Tensor:
+    return sum((q.rate_bits(frames) for q in quants if q.last_y is not None), torch.zeros(()))
 
 
 # A rate target's term (compress.target_kb/target_bpp): its slope is lmbda at the target and grows
@@ -150,13 +167,14 @@ def symbol_budget_bits(quants: list[LearnedQuant], target_bytes: int) -> float:
 
 def rate_loss(quants: list[LearnedQuant], lmbda: float, pixels: int, target_bytes: int | None = None):
     """The loss term: ``lmbda`` x the models' bpp estimate, or with a rate target ``lmbda`` x the
-    target's penalty (bits per pixel as well); None when ``lmbda`` is 0."""
+    target's penalty (bits per pixel as well); None when ``lmbda`` is 0. The term takes the batch's frame
+    indices (see ``LearnedQuant.rate_bits``)."""
     if lmbda <= 0:
         return None
     if target_bytes is None:
-        return lambda: lmbda * rate_bits(quants) / pixels
+        return lambda idx=None: lmbda * rate_bits(quants, idx) / pixels
     budget = symbol_budget_bits(quants, target_bytes)
-    return lambda: lmbda * target_penalty(rate_bits(quants), budget) / pixels
+    return lambda idx=None: lmbda * target_penalty(rate_bits(quants, idx), budget) / pixels
 
 
 def fit_loss(quants: list[LearnedQuant], ccfg, frames):
@@ -194,7 +212,8 @@ def code(decoder: nn.Module, step_factor: float = 1.0, best: bool = False) -> li
         lq = _quant_of(mod, name)
         q, steps = symbols_and_steps(lq, mod.parametrizations[name].original, step_factor)
         kinds = BEST_OF if best and lq.model.coder in BEST_OF else (lq.model.coder,)
-        coded = [code_symbols(full, q, steps, lq.axis, MODELS[k]) for k in kinds]
+        hint = lq.aux.detach().cpu().numpy() if lq.aux is not None else None
+        coded = [code_symbols(full, q, steps, lq.axis, MODELS[k], hint) for k in kinds]
         tensors.append(min(coded, key=_record_bytes))
     return tensors
 
@@ -210,5 +229,5 @@ def estimate_bits(quants: list[LearnedQuant]) -> float:
         total = 0.0
         for q in quants:
             if q.last_y is not None:
-                total += float(q.model.rate_bits(torch.round(q.last_y), q.log_b, q.logit_p0))
+                total += float(q.model.rate_bits(torch.round(q.last_y), q.log_b, q.aux))
         return total

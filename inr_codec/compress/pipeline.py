@@ -20,6 +20,7 @@ from ..errors import ContainerError, InputError
 from .codec import code_tensor, decode_tensor
 
 EMBEDDINGS = "embeddings"
+LATENTS = "latents"  # model=latent's grids: latents.<level>, one tensor (frames, height, width) per level
 
 
 def _prefix_of(name: str, prefix: str) -> bool:

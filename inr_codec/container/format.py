@@ -30,11 +30,12 @@ from fractions import Fraction
 
 import numpy as np
 
+from .learned import CODER_MINOR, LEARNED_CODERS, MAX_MODELS, check_learned, learned_model_count, param_count
 from .records import CodedGroup, CodedTensor, VideoMeta
 
 MAGIC = b"INRC"
 VERSION_MAJOR = 1
-VERSION_MINOR = 3            # the newest minor version this code writes and reads
+VERSION_MINOR = 4            # the newest minor version this code writes and reads
 # 1.1 added group sections (group-wise models such as NIRVANA). A file without groups is
 # still written as 1.0, byte for byte what 1.0 wrote; a file with groups is written as 1.1.
 MINOR_GROUPS = 1
@@ -42,6 +43,8 @@ MINOR_GROUPS = 1
 MINOR_LEARNED = 2
 # 1.3 added the zero-inflated Laplace (coder laplace0); a file using it is 1.3.
 MINOR_ZERO_LAPLACE = 3
+# 1.4 added the latent grids' context model (coder laplace_ctx); a file using it is 1.4.
+MINOR_LATENT_CONTEXT = 4
 
 # Section kinds. A kind >= KIND_OPTIONAL_MIN that a reader does not know is skipped (a
 # newer minor version may add such sections); an unknown kind below it is an error.
@@ -56,16 +59,8 @@ KIND_NAMES = {KIND_VIDEO: "video", KIND_MODEL: "model", KIND_EXTRA: "extra", KIN
 MAX_GROUP_TENSORS = 4096
 
 # Coders of a tensor's symbols (the ``coder`` byte).
-CODERS = {"raw": 0, "range": 1, "laplace": 2, "laplace_prev": 3, "laplace0": 4}
+CODERS = {"raw": 0, "range": 1, "laplace": 2, "laplace_prev": 3, "laplace0": 4, "laplace_ctx": 5}
 CODER_NAMES = {v: k for k, v in CODERS.items()}
-# Learned entropy models: integer model parameters instead of a table, this many per model
-# (laplace, laplace_prev: S, K, format 1.2; laplace0: Z, S, K, format 1.3).
-PARAMS_PER_MODEL = {"laplace": 2, "laplace_prev": 2, "laplace0": 3}
-LEARNED_CODERS = set(PARAMS_PER_MODEL)
-ZERO_ONE = 2 ** 16           # a zero-inflated Laplace's Z (probability of 0, Q16) lies in 1..ZERO_ONE-1
-LAPLACE_ONE = 2 ** 32        # a Laplace parameter S lies in 1..LAPLACE_ONE-1
-LAPLACE_MAX_K = 65535        # and its symbols in [-K, K], K <= LAPLACE_MAX_K
-MAX_MODELS = 1 << 16
 
 MAX_UVAR = 2**32 - 1         # every uvar fits in 32 bits
 MAX_NDIM = 16
@@ -300,40 +295,12 @@ def layout_tensor(s: Stream, v: dict) -> None:
         s.uvar("model_count", v)
         if isinstance(s, Unpacker) and v["model_count"] > MAX_MODELS:
             raise Malformed(f"{v['model_count']} entropy models exceed {MAX_MODELS}")
-        s.uvars("params", v, PARAMS_PER_MODEL[CODER_NAMES[v["coder"]]] * v["model_count"])
+        s.uvars("params", v, param_count(CODER_NAMES[v["coder"]], v["model_count"]))
     else:
         s.svar("min_symbol", v)
         s.uvar("table_len", v)
         s.packed("frequencies", v, v["table_len"])
     s.rest("payload", v)
-
-
-def learned_model_count(coder: str, shape) -> int:
-    """How many entropy models a learned coder's tensor has: one (laplace), one per channel, the
-    index along axis 1 (laplace_prev, whose context runs along axis 0)."""
-    return shape[1] if coder == "laplace_prev" else 1
-
-
-def check_learned(v: dict) -> str | None:
-    coder, shape = CODER_NAMES[v["coder"]], v["shape"]
-    if coder == "laplace_prev" and len(shape) < 2:
-        return "a laplace_prev tensor needs at least 2 dimensions"
-    if v["bits"] != MAX_BITS:
-        return f"a {coder} tensor has bits {v['bits']}, {MAX_BITS} expected"
-    n, per = learned_model_count(coder, shape), PARAMS_PER_MODEL[coder]
-    if v["model_count"] != n or len(v["params"]) != per * n:
-        return f"a {coder} tensor of shape {tuple(shape)} has {v['model_count']} models, {n} expected"
-    for i in range(0, len(v["params"]), per):
-        *Z, S, K = v["params"][i:i + per]
-        if Z and (not _is_int(Z[0]) or not 1 <= Z[0] < ZERO_ONE):
-            return f"zero probability {Z[0]!r} is outside 1..2**16-1"
-        if not _is_int(S) or not 1 <= S < LAPLACE_ONE:
-            return f"Laplace parameter {S!r} is outside 1..2**32-1"
-        if not _is_int(K) or not 0 <= K <= LAPLACE_MAX_K:
-            return f"Laplace range {K!r} is outside 0..{LAPLACE_MAX_K}"
-    if len(v["payload"]) % 4:
-        return f"range payload length {len(v['payload'])} is not a multiple of 4"
-    return None
 
 
 # ---------------------------------------------------------------------------- checks
@@ -407,7 +374,7 @@ def check_tensor(v: dict) -> str | None:
     if np.any(scales.astype(np.float64) * qmax > np.finfo(np.float32).max):
         return f"a scale is so large that symbol {qmax} * scale overflows float32"
     if CODER_NAMES[coder] in LEARNED_CODERS:
-        return check_learned(v)
+        return check_learned(CODER_NAMES[coder], v)
     lo, table = v["min_symbol"], v["frequencies"]
     if not _is_int(lo) or not -qmax <= lo <= qmax:
         return f"min_symbol {lo!r} is outside [-{qmax}, {qmax}] for {bits} bits"
@@ -472,7 +439,8 @@ def tensor_fields(ct: CodedTensor) -> dict:
             "coder": CODERS[ct.coder], "scales": scales.reshape(-1),
             "min_symbol": ct.min_symbol, "table_len": int(table.size),
             "frequencies": [int(f) for f in table], "payload": bytes(ct.payload),
-            "model_count": len(ct.params) // 2, "params": [int(p) for p in ct.params]}
+            "model_count": learned_model_count(ct.coder, shape) if ct.coder in LEARNED_CODERS else 0,
+            "params": [int(p) for p in ct.params]}
 
 
 def layout_group_head(s: Stream, v: dict) -> None:
@@ -641,11 +609,7 @@ def parse_json(payload: bytes) -> dict:
 def minor_version(cm) -> int:
     """The oldest minor version that holds ``cm``: 1.0 files stay byte for byte what 1.0 wrote."""
     tensors = list(cm.tensors) + [t for g in cm.groups for t in g.tensors]
-    if any(t.coder == "laplace0" for t in tensors):
-        return MINOR_ZERO_LAPLACE
-    if any(t.coder in LEARNED_CODERS for t in tensors):
-        return MINOR_LEARNED
-    return MINOR_GROUPS if cm.groups else 0
+    return max([CODER_MINOR.get(t.coder, 0) for t in tensors] + [MINOR_GROUPS if cm.groups else 0])
 
 
 def preamble(section_count: int, minor: int = 0) -> bytes:

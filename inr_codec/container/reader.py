@@ -104,12 +104,10 @@ def _parse(data, name: str) -> tuple[CompressedModel, list[tuple[str, int]]]:
                 v = fmt.unpack(fmt.layout_tensor, payload)
                 fmt._raise(fmt.check_tensor(v))
                 tensors.append(fmt.tensor_record(sec_name, v))
-                if tensors[-1].coder in fmt.LEARNED_CODERS and minor < fmt.MINOR_LEARNED:
+                came = fmt.CODER_MINOR.get(tensors[-1].coder, 0)
+                if minor < came:
                     raise fmt.Malformed(f"a {tensors[-1].coder} tensor in a {major}.{minor} file "
-                                        f"(learned entropy models came in 1.{fmt.MINOR_LEARNED})")
-                if tensors[-1].coder == "laplace0" and minor < fmt.MINOR_ZERO_LAPLACE:
-                    raise fmt.Malformed(f"a laplace0 tensor in a {major}.{minor} file "
-                                        f"(the zero-inflated Laplace came in 1.{fmt.MINOR_ZERO_LAPLACE})")
+                                        f"(that coder came in 1.{came})")
         where = "the groups"
         if video is not None:
             fmt._raise(fmt.check_group_order(heads, video.frames))

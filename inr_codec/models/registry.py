@@ -16,7 +16,7 @@ def register(name: str):
 
 def get_model_class(name: str) -> type:
     # Importing the package fills the registry (each model module registers itself).
-    from . import hnerv, nerv, nirvana  # noqa: F401
+    from . import hnerv, latent, nerv, nirvana  # noqa: F401
     if name not in MODELS:
         raise InputError(f"unknown model '{name}'; choose one of: {', '.join(sorted(MODELS))}")
     return MODELS[name]

@@ -156,7 +156,7 @@ def compression_phases(decoder: nn.Module, frames: FrameSet, cfg, *, run_dir: Pa
         extra = None
         if float(c.lmbda) > 0:
             pixels = len(frames) * frames.height * frames.width
-            extra = lambda: float(c.lmbda) * qat.rate_bits(decoder, c) / pixels  # noqa: E731 (bpp estimate)
+            extra = lambda idx: float(c.lmbda) * qat.rate_bits(decoder, c) / pixels  # noqa: E731 (bpp estimate)
         if noise_epochs > 0:
             qat.set_noise(quants, True)
             seconds += _run("qat_noise", decoder, frames, cfg, noise_epochs, extra_loss=extra, **kw)

@@ -43,7 +43,8 @@ class Trainer:
     def __init__(self, model: torch.nn.Module, frames: FrameSet, cfg, *, seed: int = 0,
                  run_dir: Path | None = None, fingerprint: dict | None = None, show_progress: bool = True,
                  phase: str = "fit", extra_loss=None):
-        # phase names the checkpoint file and the progress bar; extra_loss() (e.g. a rate term)
+        # phase names the checkpoint file and the progress bar; extra_loss(idx) (e.g. a rate term; idx the
+        # batch's frame indices)
         # is added to the distortion at every step.
         self.phase = phase
         self.extra_loss = extra_loss
@@ -132,7 +133,7 @@ class Trainer:
             loss = self.loss_fn(self.frames.crop(pred), self.frames.crop(target)) * (len(share) / len(idx))
             mse = torch.mean((self.frames.crop(pred).detach() - self.frames.crop(target)) ** 2) * len(share)
         if self.extra_loss is not None:
-            loss = loss + self.extra_loss() / world
+            loss = loss + self.extra_loss(idx) / world
         if loss.requires_grad:
             loss.backward()
         distributed.all_reduce_grads(self.optimizer.param_groups[0]["params"])

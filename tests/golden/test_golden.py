@@ -16,14 +16,17 @@ from tests.conftest import TINY, moving_gradient
 
 HERE = Path(__file__).parent
 GOLDEN = {"1.0": HERE / "v1.0_hnerv_tiny.bin", "1.2": HERE / "v1.2_hnerv_rd_tiny.bin",
-          "1.3": HERE / "v1.3_hnerv_rd_zero_tiny.bin"}
+          "1.3": HERE / "v1.3_hnerv_rd_zero_tiny.bin", "1.4": HERE / "v1.4_latent_tiny.bin"}
 # How each was made: 1.0 post-training quantization, 1.2 rate-distortion training (learned entropy models),
-# 1.3 the same with the zero-inflated weight model and the rate term from the fit's first step.
+# 1.3 the same with the zero-inflated weight model and the rate term from the fit's first step, 1.4 the
+# latent-grid model (its grids under the context model). The HNeRV files start from TINY.
 MADE_WITH = {"1.0": ["compress.bits=6"],
              "1.2": ["compress=rd", "compress.rd_epochs=4", "compress.qat_epochs=2", "compress.lmbda=0.01",
                      "compress.rd_fit=false", "compress.steps=channel", "compress.weight_model=laplace"],
              "1.3": ["compress=rd", "compress.rd_epochs=4", "compress.qat_epochs=2", "compress.lmbda=0.01",
-                     "compress.weight_model=laplace0", "compress.rd_fit=true", "compress.steps=channel"]}
+                     "compress.weight_model=laplace0", "compress.rd_fit=true", "compress.steps=channel"],
+             "1.4": ["model=latent", "model.levels=3", "model.hidden=8", "compress=rd", "train.epochs=30",
+                     "compress.rd_epochs=2", "compress.qat_epochs=2", "compress.lmbda=0.001", "train.lr=2e-2"]}
 
 
 def _frames_path(model: Path) -> Path:
@@ -43,7 +46,8 @@ def regenerate(request, tmp_path_factory):
 
 def make_golden(version: str, clip: Path, root: Path) -> None:
     target = GOLDEN[version]
-    api.fit(clip, TINY + MADE_WITH[version], out=target, outputs_root=root / "o", show_progress=False)
+    base = [] if "model=latent" in MADE_WITH[version] else TINY
+    api.fit(clip, base + MADE_WITH[version], out=target, outputs_root=root / "o", show_progress=False)
     np.savez_compressed(_frames_path(target), frames=decode_frames(container.read(target)))
 
 

@@ -5,15 +5,18 @@
 * ``factorized.ZeroFactorized`` (coder ``laplace0``): one zero-inflated Laplace per tensor
   (``zero_laplace``: its own probability of 0 and a geometric tail), for sparse weights;
 * ``previous_frame.PreviousFrame`` (coder ``laplace_prev``): per-frame latents predicted from the
-  previous frame, one Laplace per channel (HNeRV's embeddings).
+  previous frame, one Laplace per channel (HNeRV's embeddings);
+* ``latent_context.LatentContext`` (coder ``laplace_ctx``): latent grids predicted from the previous
+  frame and a checkerboard of the current one, a Laplace per pass and activity bucket (``model=latent``).
 """
 from __future__ import annotations
 
 from .base import EntropyModel
 from .factorized import Factorized, ZeroFactorized
+from .latent_context import LatentContext
 from .previous_frame import PreviousFrame
 
-MODELS: dict[str, EntropyModel] = {m.coder: m for m in (Factorized(), ZeroFactorized(), PreviousFrame())}
+MODELS: dict[str, EntropyModel] = {m.coder: m for m in (Factorized(), ZeroFactorized(), PreviousFrame(), LatentContext())}
 
 
 def model_for(coder: str) -> EntropyModel:

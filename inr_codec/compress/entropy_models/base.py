@@ -71,7 +71,8 @@ class EntropyModel:
         n = self.params_per_model
         return [tuple(params[i:i + n]) for i in range(0, len(params), n)]
 
-    def fit(self, q: np.ndarray) -> list[int]:
+    def fit(self, q: np.ndarray, hint=None) -> list[int]:
+        """The stored parameters for symbols ``q``; ``hint``: what training learned, for models that use it."""
         return [x for s in self.streams(q) for x in self.fit_model(s)]
 
     def check(self, params, shape) -> str | None:
@@ -128,12 +129,14 @@ class EntropyModel:
         The coder quantizes probabilities to CODER_PRECISION bits and gives every symbol of a table at
         least one unit of it (a leaky quantization), so a rare symbol costs at most that many bits: without
         that floor the estimate of a small stream with far tails (HNeRV's embeddings) was 2% too high."""
-        total = 0.0
-        for s, p in zip(self.streams(q), self.split(params)):
-            if p[-1] > 0 and s.size:
-                f = self.frequencies(p).astype(np.float64)
-                unit = 2.0 ** -CODER_PRECISION
-                prob = f / f.sum() * (1.0 - f.size * unit) + unit
-                idx = np.asarray(s, dtype=np.int64).reshape(-1) + p[-1]
-                total += float(-np.log2(prob[idx]).sum())
-        return total
+        return sum(self.stream_bits(s, p) for s, p in zip(self.streams(q), self.split(params)))
+
+    def stream_bits(self, s: np.ndarray, p: tuple[int, ...]) -> float:
+        """Ideal code length of one stream ``s`` under the model of parameters ``p`` (see estimate_bits)."""
+        if p[-1] == 0 or not s.size:
+            return 0.0
+        f = self.frequencies(p).astype(np.float64)
+        unit = 2.0 ** -CODER_PRECISION
+        prob = f / f.sum() * (1.0 - f.size * unit) + unit
+        idx = np.asarray(s, dtype=np.int64).reshape(-1) + p[-1]
+        return float(-np.log2(prob[idx]).sum())

@@ -27,7 +27,7 @@ class Factorized(EntropyModel):
         return streams[0].reshape(shape).astype(np.int32)
 
     @staticmethod
-    def rate_bits(y: torch.Tensor, log_b: torch.Tensor, logit_p0: torch.Tensor | None = None) -> torch.Tensor:
+    def rate_bits(y: torch.Tensor, log_b: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor:
         return laplace.rate_bits(y, log_b.exp()).sum()
 
     @staticmethod
@@ -53,5 +53,5 @@ class ZeroFactorized(Factorized):
         return super().check_model((S, K))
 
     @staticmethod
-    def rate_bits(y: torch.Tensor, log_b: torch.Tensor, logit_p0: torch.Tensor | None = None) -> torch.Tensor:
-        return zero_laplace.rate_bits(y, log_b.exp(), torch.sigmoid(logit_p0)).sum()
+    def rate_bits(y: torch.Tensor, log_b: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor:
+        return zero_laplace.rate_bits(y, log_b.exp(), torch.sigmoid(aux)).sum()  # aux: the logit of P(0)

@@ -36,7 +36,7 @@ class PreviousFrame(EntropyModel):
         return q.astype(np.int32)
 
     @staticmethod
-    def rate_bits(y: torch.Tensor, log_b: torch.Tensor, logit_p0: torch.Tensor | None = None) -> torch.Tensor:
+    def rate_bits(y: torch.Tensor, log_b: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor:
         # The prediction is the previous frame's rounded symbol (straight-through, so training also
         # sees how a frame's value changes its successor's cost).
         prev = torch.cat([torch.zeros_like(y[:1]), y[:-1]], dim=0)
