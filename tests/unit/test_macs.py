@@ -1,6 +1,7 @@
-"""A decoder's cost in MACs per pixel (models/macs.py): exact counts for tiny architectures worked out by
-hand from their channels and kernels, every registered model counted from its default config on the
-meta device, and `inrcodec info` reporting the figure for HNeRV and NIRVANA files."""
+"""A decoder's cost in MACs per pixel (models/macs.py): exact counts for tiny HNeRV, NeRV, NIRVANA and
+latent architectures worked out by hand from their channels and kernels, every registered model counted
+from its default config on the meta device, and `inrcodec info` reporting the figure for HNeRV and
+NIRVANA files."""
 import json
 
 import pytest
@@ -60,6 +61,16 @@ def test_nirvana_conv_head_by_hand():
     head = (12 * 16) * 3 * 8 * 9              # 3x3 conv 8 -> RGB at 12x16
     lerp = 2 * 4 * (3 * 4)                    # the grid interpolated between its instants: 2 MACs a value
     assert macs_per_pixel("nirvana", a, 13, 10) == (time + block0 + block1 + head + lerp) / 130
+
+
+def test_latent_count_by_hand():
+    sizes = [[5, 7], [3, 4]]
+    arch = dict(frames=2, h0=5, w0=7, strides=[1], level_sizes=sizes, hidden=4, layers=1)
+    px = 5 * 7
+    synthesis = px * (4 * 2 + 3 * 4 + 3 * 3 * 9)  # 1x1 2 -> 4, 1x1 4 -> RGB, 3x3 refinement 3 -> 3
+    upsample = 4 * px * 1                          # bilinear, level 1 only (level 0 is the frame's size)
+    context = 5 * (5 * 7 + 3 * 4)                  # the context model's prediction of every latent
+    assert macs_per_pixel("latent", arch, 7, 5) == (synthesis + upsample + context) / px
 
 
 def test_extra_macs_per_frame_is_added(monkeypatch):
