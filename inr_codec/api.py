@@ -15,7 +15,7 @@ from . import container
 from . import threads as thread_policy
 from .config import compose
 from .container.records import CompressedModel
-from .decode.reference import build_decoder, decode_batches
+from .decode.reference import build_decoder, checked_arch, decode_batches
 from .errors import BackendError
 from .fitting import fit
 from .io import check_output, open_writer
@@ -112,11 +112,25 @@ def info(model_file: str | Path) -> dict:
                   "colour": v.colour, "source_pix_fmt": v.source_pix_fmt},
         "model": cm.model,
         "params": sum(int(np.prod(t.shape)) for t in cm.tensors if t.name != "embeddings"),
+        "macs_per_pixel": _macs_per_pixel(cm),
         "tensors": [_tensor_report(t) for t in cm.tensors],
         "sections": [{"name": n, "bytes": b} for n, b in container.section_sizes(path)],
         "extra": cm.extra,
         **(_groups_report(cm) if cm.groups else {}),
     }
+
+
+def _macs_per_pixel(cm: CompressedModel) -> float:
+    """The decoder's multiply-accumulates per delivered pixel (models/macs.py), from the file's architecture,
+    checked first as decoding checks it: a damaged header is a one-line error, not a failure to build."""
+    from .models.macs import macs_per_pixel
+    if cm.groups:
+        from .decode.groups import check_arch
+        name, arch = cm.model["name"], check_arch(cm)
+    else:
+        cls, arch = checked_arch(cm)
+        name = cls.name
+    return round(macs_per_pixel(name, arch, cm.video.width, cm.video.height), 1)
 
 
 def _groups_report(cm: CompressedModel) -> dict:

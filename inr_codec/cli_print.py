@@ -52,6 +52,7 @@ def print_info(r: dict) -> None:
           f"(network output {v['padded']}, source {v['source_pix_fmt']})")
     arch = ", ".join(f"{k}={val}" for k, val in r["model"].items() if k != "name")
     print(f"model   {r['model'].get('name')}, {plural(r['params'], 'parameter', fmt=',')}: {arch}")
+    print(f"decoder {r['macs_per_pixel']:,.0f} MACs per pixel (multiply-accumulates of one frame / its width x height)")
     print("sections")
     for s in r["sections"]:
         print(f"  {s['name']:<40} {s['bytes']:>10,} bytes")

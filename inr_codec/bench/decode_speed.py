@@ -72,30 +72,6 @@ def synthetic_model(frames: int = 132, height: int = 640, width: int = 1280, siz
     return container.to_bytes(compress_decoder(dec, cls.name, model.arch, meta, cfg.compress))
 
 
-def count_macs(cm) -> int:
-    """Multiply-accumulates per frame of the whole decoder (stem, blocks, head), counted on the meta device."""
-    from ..models import get_model_class
-    arch = {k: v for k, v in cm.model.items() if k != "name"}
-    total = 0
-
-    def hook(mod, inp, out):
-        nonlocal total
-        if isinstance(mod, torch.nn.Conv2d):
-            total += out.numel() * mod.in_channels // mod.groups * mod.kernel_size[0] * mod.kernel_size[1]
-        else:
-            total += out.numel() * mod.in_features
-
-    with torch.device("meta"):
-        dec = get_model_class(cm.model["name"]).Decoder(arch)
-        hooks = [m.register_forward_hook(hook) for m in dec.modules() if isinstance(m, (torch.nn.Conv2d,
-                                                                                         torch.nn.Linear))]
-        with torch.no_grad():
-            dec(torch.zeros(1, dtype=torch.long))
-    for h in hooks:
-        h.remove()
-    return total
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -156,8 +132,9 @@ def network_fps(cm, provider: str, device: torch.device, batch_size: int, iters:
 
 def run(data: bytes, providers, device: torch.device, batch_size: int, repeats: int, iters: int,
         peak_tflops: float) -> list[Result]:
+    from ..models.macs import macs_per_frame
     cm = container.from_bytes(data)
-    macs = count_macs(cm)
+    macs = macs_per_frame(cm.model["name"], cm.model)
     v = cm.video
     out = []
     for prov in providers:

@@ -1,6 +1,7 @@
 """The ground-truth decoder in PyTorch: CompressedModel → uint8 RGB frames. CPU or GPU."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Iterator
 
 import numpy as np
@@ -16,6 +17,18 @@ DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 def build_decoder(cm: CompressedModel, device="cpu", dtype: str = "fp32") -> torch.nn.Module:
     """The decoder network with the file's dequantized tensors loaded."""
+    cls, arch = checked_arch(cm)
+    with _unfit(cls.name):
+        decoder = cls.Decoder(arch)
+        decoder.load_state_dict(decoder_state(cm), strict=True)
+    if dtype not in DTYPES:
+        raise InputError(f"unknown dtype '{dtype}'; choose one of: {', '.join(DTYPES)}")
+    return decoder.to(device=device, dtype=DTYPES[dtype]).eval()
+
+
+def checked_arch(cm: CompressedModel) -> tuple[type, dict]:
+    """(model class, architecture) of a whole-video file, checked against its header and tensors before
+    anything is built."""
     name = cm.model.get("name")
     try:
         if not isinstance(name, str):
@@ -24,19 +37,22 @@ def build_decoder(cm: CompressedModel, device="cpu", dtype: str = "fp32") -> tor
     except InputError:
         raise ContainerError(f"the file's model '{name}' is not known to this inrcodec; upgrade inrcodec") from None
     arch = {k: v for k, v in cm.model.items() if k != "name"}
-    try:
+    with _unfit(name):
         check_geometry(cm, arch)
         check_shapes(cm, cls, arch)
-        decoder = cls.Decoder(arch)
-        decoder.load_state_dict(decoder_state(cm), strict=True)
+    return cls, arch
+
+
+@contextmanager
+def _unfit(name: str):
+    """Any inconsistency a crafted or damaged header can cause, as a one-line ContainerError."""
+    try:
+        yield
     except ContainerError:
         raise
-    except Exception as e:  # any inconsistency a crafted or damaged header can cause
+    except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
         raise ContainerError(f"the file's tensors do not fit its {name} architecture: {first}") from None
-    if dtype not in DTYPES:
-        raise InputError(f"unknown dtype '{dtype}'; choose one of: {', '.join(DTYPES)}")
-    return decoder.to(device=device, dtype=DTYPES[dtype]).eval()
 
 
 def check_geometry(cm: CompressedModel, arch: dict) -> None:

@@ -44,6 +44,13 @@ def fourier(c: torch.Tensor, levels: int) -> torch.Tensor:
     return torch.cat([torch.sin(x), torch.cos(x)], dim=1)
 
 
+def grid_lerp_macs(dec: nn.Module) -> int:
+    """MACs per frame of interpolating a learned grid between its ``grid_t`` instants (2 multiplies a value),
+    which no Linear/Conv2d hook sees (``models/macs.py``); both decoders' ``extra_macs_per_frame``."""
+    a = dec.arch
+    return 2 * a.get("grid_ch", 0) * a["grid_h"] * a["grid_w"] if a.get("grid_t", 1) > 1 else 0
+
+
 class PatchDecoder(nn.Module):
     """Local frame indices (B,) → frames (B, 3, grid_h * patch, grid_w * patch) in [0, 1]."""
 
@@ -83,6 +90,8 @@ class PatchDecoder(nn.Module):
         out = torch.sigmoid(self.head(h))                                    # (B, tiles, p*p*3)
         out = out.reshape(-1, gh, gw, 3, p, p).permute(0, 3, 1, 4, 2, 5)     # (B, 3, gh, p, gw, p)
         return out.reshape(-1, 3, gh * p, gw * p)
+
+    extra_macs_per_frame = grid_lerp_macs
 
     def _codes(self, t: torch.Tensor) -> torch.Tensor:
         """(B,) local frame indices → (B, tiles, grid_ch): the grid linearly interpolated at each frame."""
@@ -125,6 +134,8 @@ class ConvDecoder(nn.Module):
         for block in self.blocks:
             x = block(x)
         return self.head(x)
+
+    extra_macs_per_frame = grid_lerp_macs
 
 
 def conv_channels(arch: dict) -> list[int]:
