@@ -27,7 +27,7 @@ def test_a_key_under_the_wrong_section_finds_its_home():
 
 def test_unknown_group_option_lists_the_options_and_the_nearest():
     msg = error_of(["model=hnerf"])
-    assert "hnerv, nerv, nirvana" in msg and "did you mean model=hnerv?" in msg
+    assert "hnerv, latent, nerv, nirvana" in msg and "did you mean model=hnerv?" in msg
 
 
 def test_a_key_of_another_model_says_which():
@@ -56,4 +56,4 @@ def test_every_default_key_is_known():
     keys = known_keys()
     for key in ("train.epochs", "compress.bits", "data.crop", "seed", "measure", "model.size_m"):
         assert key in keys
-    assert group_options("model") == ["hnerv", "nerv", "nirvana"]
+    assert group_options("model") == ["hnerv", "latent", "nerv", "nirvana"]
