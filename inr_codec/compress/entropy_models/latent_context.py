@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ...container.format import unzigzag, zigzag  # the container's own signed-integer mapping
 from . import laplace
 from .base import EntropyModel, categorical
 
@@ -39,14 +40,6 @@ COEFFS = 5                     # a0, a1 (pass A); b0, b1, b2 (pass B)
 MAX_COEFF = 1 << 16            # |c| <= MAX_COEFF (16 x in real terms)
 BUCKETS = 8
 STREAMS = 2 * BUCKETS
-
-
-def zigzag(v: int) -> int:
-    return 2 * v if v >= 0 else -2 * v - 1
-
-
-def unzigzag(u: int) -> int:
-    return u // 2 if u % 2 == 0 else -(u + 1) // 2
 
 
 def _cross(a: np.ndarray) -> np.ndarray:
