@@ -119,6 +119,10 @@ RULES = {
     "model.segment": ("int", 1, 10**6, False),
     "model.patch": ("int", 1, 64, False),
     "model.hidden": ("int", 1, 8192, False),
+    "model.levels": ("int", 1, 16, False),
+    "model.latent_lr_scale": ("num", 1e-3, 1e4, False),
+    "model.t_stride_max": ("int", 1, 1 << 20, False),
+    "model.t_stride_base": ("int", 1, 1 << 20, False),
     "model.layers": ("int", 1, 64, False),
     "model.key_steps": ("int", 1, 10**7, False),
     "model.steps": ("int", 1, 10**7, False),
@@ -163,8 +167,11 @@ def validate(cfg: DictConfig) -> None:
     _validate_entropy(cfg.compress)
     if cfg.model.name == "nirvana":
         _validate_nirvana(cfg)
+    if cfg.model.name == "latent" and cfg.model.get("act", "gelu") not in LATENT_ACTS:
+        raise InputError(f"model.act={cfg.model.act} is not supported; use {' or '.join(LATENT_ACTS)}")
 
 
+LATENT_ACTS = ("gelu", "relu")  # model=latent's synthesis activation (models/latent.py ACTIVATIONS)
 ENTROPY = ("static", "learned")
 STEPS = ("channel", "tensor")  # compress.steps: learned quantization steps per output channel or per tensor
 WEIGHT_MODELS = ("laplace", "laplace0", "best")  # compress.weight_model: the learned entropy model of weights and biases

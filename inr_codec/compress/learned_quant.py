@@ -39,6 +39,7 @@ class LearnedQuant(nn.Module):
     def __init__(self, w: torch.Tensor, axis: int, model, init_bits: int, stream: int):
         super().__init__()
         self.axis, self.model, self.stream, self.mode = axis, model, stream, "noise"
+        self.t_stride = int(getattr(w, "t_stride", 1))  # a latent level with one slice every t_stride frames
         if isinstance(model, LatentContext):  # latent grids start at zero: a unit step (the synthesis scales them)
             step = torch.ones(())
         else:
@@ -73,6 +74,10 @@ class LearnedQuant(nn.Module):
         tensor runs over frames (``frame_sampled``) counts only theirs, scaled to the whole tensor: an
         unbiased estimate at a fraction of the cost, its gradient where the batch's distortion is."""
         if frames is not None and getattr(self.model, "frame_sampled", False):
+            if self.t_stride > 1:  # the slices these frames blend
+                from ..models.latent import time_weights
+                i0, i1, w = time_weights(frames, self.t_stride, self.last_y.shape[0])
+                frames = torch.cat([i0, i1[w > 0]])
             return self.model.rate_bits(self.last_y, self.log_b, self.aux, frames)
         return self.model.rate_bits(self.last_y, self.log_b, self.aux)
 

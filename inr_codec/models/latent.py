@@ -23,29 +23,57 @@ from .registry import register
 CONTEXT_MACS_PER_LATENT = 5
 # Bilinear upsampling: 4 multiply-adds per output pixel for every level that is upsampled.
 UPSAMPLE_MACS_PER_PIXEL = 4
+# A level with a temporal stride blends two slices for every frame: 2 multiplies a latent.
+TIME_MACS_PER_LATENT = 2
 
 
 def level_sizes(height: int, width: int, levels: int) -> list[list[int]]:
     return [[-(-height // 2 ** i), -(-width // 2 ** i)] for i in range(levels)]
 
 
+def t_strides_of(max_stride: int, levels: int, frames: int, base: int = 1) -> list[int]:
+    """Level l keeps a slice every min(base * 2**l, max_stride, frames) frames: coarse levels are shared
+    by more neighbouring frames (3D grids, as C3 does for video)."""
+    return [max(1, min(int(base) * 2 ** i, int(max_stride), frames)) for i in range(levels)]
+
+
+def level_frames(frames: int, t_strides: list[int]) -> list[int]:
+    """Temporal slices of each level: level l keeps one slice every ``t_strides[l]`` frames."""
+    return [-(-frames // s) for s in t_strides]
+
+
+def time_weights(idx: torch.Tensor, stride: int, slices: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Linear interpolation in time (slice i at the centre of frames [i*s, (i+1)*s)): the two slices
+    frame ``idx`` blends and the weight of the second."""
+    pos = ((idx.to(torch.float64) + 0.5) / stride - 0.5).clamp(0, slices - 1)
+    i0 = pos.floor().long()
+    return i0, (i0 + 1).clamp(max=slices - 1), (pos - i0).to(torch.float32)
+
+
 class LatentGrids(nn.Module):
-    def __init__(self, frames: int, sizes: list[list[int]]):
+    def __init__(self, frames: int, sizes: list[list[int]], t_strides: list[int] | None = None):
         super().__init__()
-        for i, (h, w) in enumerate(sizes):
-            self.register_parameter(f"level{i}", nn.Parameter(torch.zeros(frames, h, w)))
+        self.t_strides = t_strides or [1] * len(sizes)
+        for i, ((h, w), t) in enumerate(zip(sizes, level_frames(frames, self.t_strides))):
+            self.register_parameter(f"level{i}", nn.Parameter(torch.zeros(t, h, w)))
+            getattr(self, f"level{i}").t_stride = self.t_strides[i]  # read by the rate term's frame sampling
         self.levels = len(sizes)
 
     def grids(self) -> list[torch.Tensor]:
         return [getattr(self, f"level{i}") for i in range(self.levels)]
 
 
+# The synthesis's activation (arch "act"; files without one use GELU, the first latent files' choice).
+ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}
+
+
 class Synthesis(nn.Module):
     """Stacked levels (B, L, H, W) → RGB in [0, 1]: ``layers`` 1x1 convolutions of ``hidden`` channels
     with GELU, a 1x1 to RGB, then a residual 3x3 refinement and a sigmoid."""
 
-    def __init__(self, levels: int, hidden: int, layers: int):
+    def __init__(self, levels: int, hidden: int, layers: int, act: str = "gelu"):
         super().__init__()
+        self.act = ACTIVATIONS[act]
         chans = [levels] + [hidden] * layers
         self.mlp = nn.ModuleList(nn.Conv2d(a, b, 1) for a, b in zip(chans[:-1], chans[1:]))
         self.to_rgb = nn.Conv2d(chans[-1], 3, 1)
@@ -53,24 +81,33 @@ class Synthesis(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for conv in self.mlp:
-            x = F.gelu(conv(x))
+            x = self.act(conv(x))
         x = self.to_rgb(x)
         return torch.sigmoid(x + self.refine(x))
 
 
 class LatentDecoder(nn.Module):
+    # bf16 autocast made a training step 4x slower on the 2-core CPU (150 against 38 ms a frame, fp32
+    # wins on these thin layers): train.precision=auto keeps this model in fp32 there.
+    bf16_on_cpu = False
+
     def __init__(self, arch: dict):
         super().__init__()
         self.arch = arch
-        self.latents = LatentGrids(arch["frames"], arch["level_sizes"])
-        self.synthesis = Synthesis(len(arch["level_sizes"]), arch["hidden"], arch["layers"])
+        self.latents = LatentGrids(arch["frames"], arch["level_sizes"], arch.get("t_strides"))
+        self.synthesis = Synthesis(len(arch["level_sizes"]), arch["hidden"], arch["layers"], arch.get("act", "gelu"))
 
     def features(self, idx: torch.Tensor) -> torch.Tensor:
         """The levels of frames ``idx``, each upsampled to the frame's size: (B, levels, H, W)."""
         size = (self.arch["h0"], self.arch["w0"])
         out = []
-        for g in self.latents.grids():
-            x = g[idx][:, None]
+        for g, stride in zip(self.latents.grids(), self.latents.t_strides):
+            if stride == 1:
+                x = g[idx][:, None]
+            else:
+                i0, i1, w = time_weights(idx, stride, g.shape[0])
+                w = w.to(g.device, g.dtype)[:, None, None]
+                x = (g[i0] * (1 - w) + g[i1] * w)[:, None]
             out.append(x if tuple(x.shape[-2:]) == size else
                        F.interpolate(x, size=size, mode="bilinear", align_corners=False))
         return torch.cat(out, dim=1)
@@ -81,8 +118,11 @@ class LatentDecoder(nn.Module):
     def extra_macs_per_frame(self) -> int:
         """What hooks on the convolutions miss: the upsampling and the context model's predictions."""
         h, w = self.arch["h0"], self.arch["w0"]
-        latents = sum(a * b for a, b in self.arch["level_sizes"])
-        return UPSAMPLE_MACS_PER_PIXEL * h * w * (len(self.arch["level_sizes"]) - 1) + CONTEXT_MACS_PER_LATENT * latents
+        grids = self.latents.grids()
+        latents = sum(g.numel() for g in grids) / self.arch["frames"]  # decoded per frame, on average
+        blended = sum(g[0].numel() for g, s in zip(grids, self.latents.t_strides) if s > 1)
+        return (TIME_MACS_PER_LATENT * blended + UPSAMPLE_MACS_PER_PIXEL * h * w * (len(self.arch["level_sizes"]) - 1)
+                + CONTEXT_MACS_PER_LATENT * latents)
 
 
 @register("latent")
@@ -94,10 +134,25 @@ class LatentModel(INRModel):
         self.decoder = LatentDecoder(arch)
 
     @classmethod
+    def create(cls, cfg: dict, frames: int, height: int, width: int) -> "LatentModel":
+        """The model, its grids learning ``latent_lr_scale`` times faster than the synthesis: each frame's
+        latents get one gradient an epoch, so at the synthesis's rate they could not move far enough."""
+        model = super().create(cfg, frames, height, width)
+        for g in model.decoder.latents.grids():
+            g.lr_scale = float(cfg.get("latent_lr_scale", 1.0))
+        return model
+
+    @classmethod
     def solve_arch(cls, cfg: dict, frames: int, height: int, width: int) -> dict:
         levels = int(cfg["levels"])
-        return dict(frames=frames, h0=height, w0=width, strides=[1], level_sizes=level_sizes(height, width, levels),
+        arch = dict(frames=frames, h0=height, w0=width, strides=[1], level_sizes=level_sizes(height, width, levels),
                     hidden=int(cfg["hidden"]), layers=int(cfg["layers"]))
+        if cfg.get("act", "gelu") != "gelu":
+            arch["act"] = str(cfg["act"])
+        t_strides = t_strides_of(cfg.get("t_stride_max", 1), levels, frames, cfg.get("t_stride_base", 1))
+        if any(s > 1 for s in t_strides):  # files with every level per frame keep the 1.4 architecture
+            arch["t_strides"] = t_strides
+        return arch
 
     def forward(self, idx: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
         return self.decoder(idx)

@@ -33,11 +33,15 @@ def native_bf16(device: torch.device) -> bool:
     return False
 
 
-def resolve_precision(name: str, device: torch.device) -> str:
-    """``auto`` → bf16 where the device has native bf16, else fp32; ``bf16`` where it has not is an error."""
+def resolve_precision(name: str, device: torch.device, model: torch.nn.Module | None = None) -> str:
+    """``auto`` → bf16 where the device has native bf16, else fp32, and fp32 on the CPU for a model with a
+    module that says ``bf16_on_cpu = False`` (measured slower there); ``bf16`` where it has not is an error."""
     if name not in PRECISIONS:
         raise InputError(f"train.precision={name} is not supported; use auto, fp32 or bf16")
     if name == "auto":
+        if device.type == "cpu" and model is not None and \
+                any(getattr(m, "bf16_on_cpu", True) is False for m in model.modules()):
+            return "fp32"
         return "bf16" if native_bf16(device) else "fp32"
     if name == "bf16" and not native_bf16(device):
         log.warning("train.precision=bf16 on %s, which has no native bf16: emulated, likely slower than fp32", device)

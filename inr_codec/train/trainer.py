@@ -39,6 +39,16 @@ class FitState:
     budget_ended: bool = False  # train.budget_s ended the phase before its epochs
 
 
+def _param_groups(model: torch.nn.Module) -> list[dict]:
+    """The trainable parameters in one Adam group per learning-rate scale (a parameter's ``lr_scale``
+    attribute, 1 where it has none; the latent model's grids learn faster than its synthesis)."""
+    groups: dict[float, list] = {}
+    for p in model.parameters():
+        if p.requires_grad:
+            groups.setdefault(float(getattr(p, "lr_scale", 1.0)), []).append(p)
+    return [dict(params=ps, lr_scale=scale) for scale, ps in sorted(groups.items())]
+
+
 class Trainer:
     def __init__(self, model: torch.nn.Module, frames: FrameSet, cfg, *, seed: int = 0,
                  run_dir: Path | None = None, fingerprint: dict | None = None, show_progress: bool = True,
@@ -57,7 +67,7 @@ class Trainer:
         self.show_progress = show_progress
         self.loss_fn = get_loss(cfg.loss)
         device = frames.device
-        self.precision = accel.resolve_precision(cfg.get("precision", "auto"), device)
+        self.precision = accel.resolve_precision(cfg.get("precision", "auto"), device, model)
         self.bf16 = self.precision == "bf16"  # bf16 autocast of the network's forward pass (weights stay fp32)
         self.channels_last = bool(cfg.get("channels_last", False))
         if self.channels_last:  # NHWC convolutions: faster with oneDNN on CPUs and tensor cores on GPUs
@@ -68,7 +78,7 @@ class Trainer:
         # The compiled forward shares the model's parameters; checkpoints keep the plain module's names.
         self.forward = torch.compile(model) if self.compiled else model
         self.optimizer = torch.optim.Adam(
-            [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, betas=(0.9, 0.999),
+            _param_groups(model), lr=cfg.lr, betas=(0.9, 0.999),
             weight_decay=cfg.weight_decay, fused=accel.fused_adam_supported(device) or None)
         self.state = FitState()
         n = len(frames)
@@ -117,7 +127,7 @@ class Trainer:
 
     def _train_step(self, idx: torch.Tensor, lr: float) -> torch.Tensor:
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_scale"]
         # Data-parallel: this rank's shard, its loss weighted by its share of the batch, the gradients
         # summed over ranks (all identity in a single process). Returns the shard's MSE x its frames.
         share, world = distributed.shard(idx), distributed.world_size()
@@ -136,7 +146,7 @@ class Trainer:
             loss = loss + self.extra_loss(idx) / world
         if loss.requires_grad:
             loss.backward()
-        distributed.all_reduce_grads(self.optimizer.param_groups[0]["params"])
+        distributed.all_reduce_grads([p for g in self.optimizer.param_groups for p in g["params"]])
         self.optimizer.step()
         return mse
 

@@ -1,0 +1,30 @@
+"""model=latent (3D grids, their own learning rate): Ctrl-C mid-epoch, then --resume, writes the file an
+uninterrupted run writes, byte for byte (CPU)."""
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from inr_codec import api
+from inr_codec.errors import FitInterrupted
+from inr_codec.io import Video, write_video
+from tests.conftest import moving_gradient
+from tests.e2e.test_interrupt_resume import interrupt_at_step
+
+FIT = ["model=latent", "model.levels=3", "model.hidden=8", "model.t_stride_max=4", "model.t_stride_base=2",
+       "compress=rd", "train.epochs=4", "compress.rd_epochs=1", "compress.qat_epochs=1", "compress.lmbda=0.001",
+       "train.lr=2e-2", "train.checkpoint_every=1", "device=cpu"]
+
+
+def test_latent_fit_interrupted_mid_epoch_resumes_to_the_same_file(tmp_path, monkeypatch):
+    clip = tmp_path / "clip.mkv"
+    write_video(Video(moving_gradient(), Fraction(25)), str(clip), pix_fmt="rgb")
+    clean = api.fit(clip, FIT, out=tmp_path / "clean.bin", outputs_root=tmp_path / "a", show_progress=False)
+    out = tmp_path / "resumed.bin"
+    interrupt_at_step(monkeypatch, 5)  # epoch 1, batch 2 of 3 of the fit
+    with pytest.raises(FitInterrupted) as info:
+        api.fit(clip, FIT, out=out, outputs_root=tmp_path / "b", show_progress=False)
+    monkeypatch.undo()
+    run_dir = Path(str(info.value).rsplit("--resume ", 1)[1])
+    api.fit(resume=run_dir, show_progress=False)
+    assert out.read_bytes() == Path(clean["file"]).read_bytes()
