@@ -33,7 +33,7 @@ from .resources import check_fit_memory
 from .runs import attach_log, check_writable, detach_log, new_run_dir, write_json, write_yaml
 from .runtime import check_video_memory, device_name, load_video, resolve_device, sample_clip, video_selection
 from .stages import Stages
-from .train import Trainer, distributed
+from .train import Trainer, candidates, distributed
 from .train.phases import budget_share, compression_phases
 from .words import plural
 
@@ -108,9 +108,18 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
         # Under train.budget_s the fit gets its share of the budget, the fine-tuning phases the rest.
         fit_cfg = OmegaConf.merge(cfg.train, {"budget_s": budget_share(cfg, "fit", _planned_prune(cfg, target))})
         learned = cfg.compress.get("entropy", "static") == "learned"
-        trainer = Trainer(model, frames, fit_cfg, seed=int(cfg.seed), run_dir=run_dir, fingerprint=fingerprint,
-                          show_progress=show_progress, extra_loss=_fit_rate(model, frames, cfg) if learned else None)
         ckpt = run_dir / "checkpoints" / "fit.pt" if main else None
+        extra_loss = _fit_rate(model, frames, cfg) if learned else None
+        if candidates.count(cfg) > 1 and not (resume is not None and ckpt.is_file()):
+            def build():
+                m = cls.create(settings, video.num_frames, video.height, video.width).to(device)
+                return m, (_fit_rate(m, frames, cfg) if learned else None)
+            model, extra_loss = candidates.warm_up(
+                build, frames, cfg, seed=int(cfg.seed), run_dir=run_dir, fingerprint=fingerprint,
+                show_progress=show_progress, resume=resume is not None,
+                budget_s=budget_share(cfg, "candidates", _planned_prune(cfg, target)))
+        trainer = Trainer(model, frames, fit_cfg, seed=int(cfg.seed), run_dir=run_dir, fingerprint=fingerprint,
+                          show_progress=show_progress, extra_loss=extra_loss)
         if resume is not None and ckpt.is_file():
             trainer.resume(ckpt)
         if resume is not None:  # only now: a refused resume leaves the run's config as it was

@@ -54,6 +54,9 @@ def phase_epochs(cfg, prune_fraction: float | None = None) -> dict[str, int]:
     """Epochs of each phase that will run: fit, then prune and qat fine-tuning where enabled."""
     c = cfg.compress
     out = {"fit": int(cfg.train.epochs)}
+    n = int(cfg.train.get("candidates", 1))
+    if n > 1:  # warm-up candidates (train/candidates.py) before the fit
+        out["candidates"] = n * int(cfg.train.candidate_epochs)
     if c.get("entropy", "static") == "learned":
         for name, n in (("rd_noise", int(c.rd_epochs)), ("rd", int(c.qat_epochs))):
             if n > 0:

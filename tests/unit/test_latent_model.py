@@ -5,7 +5,9 @@ from omegaconf import OmegaConf
 
 from inr_codec import api, container
 from inr_codec.compress import learned_quant
+from inr_codec.config import compose, validate
 from inr_codec.decode.reference import decode_frames
+from inr_codec.errors import InputError
 from inr_codec.models.latent import LatentModel, level_frames, t_strides_of, time_weights
 from inr_codec.models.macs import macs_per_pixel
 from inr_codec.train import accel
@@ -103,3 +105,24 @@ def test_a_strided_relu_latent_fit_goes_through_the_file_to_the_psnr_it_measured
     assert summary["psnr"] > 12
     info = api.info(out)
     assert info["macs_per_pixel"] == pytest.approx(macs_per_pixel("latent", cm.model, 37, 23), abs=0.05)
+
+
+def test_the_latent_model_sets_its_own_fit_learning_rate_unless_train_lr_is_given():
+    assert compose(["model=latent", "compress=latent"]).train.lr == pytest.approx(1e-2)
+    assert compose(["model=latent", "compress=latent", "train.lr=4e-3"]).train.lr == pytest.approx(4e-3)
+    assert compose([]).train.lr == pytest.approx(3e-3)  # HNeRV keeps train.lr's default
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["model=latent"], "add compress=latent"),
+    (["model=latent", "compress=latent", "model.act=tanh"], "model.act=tanh is not supported"),
+    (["model=latent", "compress=latent", "model.t_stride_max=0"], "model.t_stride_max=0 is invalid"),
+])
+def test_bad_latent_settings_are_one_line(overrides, message):
+    with pytest.raises(InputError, match=message):
+        validate(compose(overrides))
+
+
+def test_compress_latent_is_compress_rd_with_the_latent_schedule():
+    c = compose(["model=latent", "compress=latent"]).compress
+    assert (c.entropy, c.rd_fit, c.rd_epochs, c.qat_epochs) == ("learned", True, 0, 10)
