@@ -1,6 +1,8 @@
 """Compose the fit configuration with Hydra (``hydra.compose``; ``@hydra.main`` has no subcommands)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fractions import Fraction
 
 from omegaconf import DictConfig, OmegaConf
@@ -182,6 +184,11 @@ def validate(cfg: DictConfig) -> None:
     if cfg.model.name == "nirvana":
         _validate_nirvana(cfg)
     if cfg.model.name == "latent":
+        strides = cfg.model.get("t_strides")
+        if strides is not None and (not isinstance(strides, Sequence) or len(strides) != int(cfg.model.levels) or
+                                    any(isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in strides)):
+            raise InputError(f"model.t_strides={strides} is invalid: give {cfg.model.levels} whole numbers of at "
+                             f"least 1, one per level, e.g. model.t_strides=[2,4,8,16,32,32] (or null)")
         if cfg.model.get("act", "gelu") not in LATENT_ACTS:
             raise InputError(f"model.act={cfg.model.act} is not supported; use {' or '.join(LATENT_ACTS)}")
         if cfg.compress.get("entropy", "static") != "learned":

@@ -149,7 +149,10 @@ class LatentModel(INRModel):
                     hidden=int(cfg["hidden"]), layers=int(cfg["layers"]))
         if cfg.get("act", "gelu") != "gelu":
             arch["act"] = str(cfg["act"])
-        t_strides = t_strides_of(cfg.get("t_stride_max", 1), levels, frames, cfg.get("t_stride_base", 1))
+        if cfg.get("t_strides") is not None:  # one per level, by hand
+            t_strides = [max(1, min(int(s), frames)) for s in cfg["t_strides"]]
+        else:
+            t_strides = t_strides_of(cfg.get("t_stride_max", 1), levels, frames, cfg.get("t_stride_base", 1))
         if any(s > 1 for s in t_strides):  # files with every level per frame keep the 1.4 architecture
             arch["t_strides"] = t_strides
         return arch

@@ -126,3 +126,16 @@ def test_bad_latent_settings_are_one_line(overrides, message):
 def test_compress_latent_is_compress_rd_with_the_latent_schedule():
     c = compose(["model=latent", "compress=latent"]).compress
     assert (c.entropy, c.rd_fit, c.rd_epochs, c.qat_epochs) == ("learned", True, 0, 10)
+
+
+def test_strides_by_hand_replace_the_rule_and_are_clamped_to_the_clip():
+    arch = LatentModel.solve_arch(dict(CFG, t_strides=[4, 1, 64, 2]), 8, 16, 24)
+    assert arch["t_strides"] == [4, 1, 8, 2]
+    m = LatentModel(arch)
+    assert [g.shape[0] for g in m.decoder.latents.grids()] == [2, 8, 1, 4]
+
+
+@pytest.mark.parametrize("value", ["[4,4]", "3", "[0,1,1,1,1,1]", "[1.5,1,1,1,1,1]"])
+def test_bad_strides_by_hand_are_one_line(value):
+    with pytest.raises(InputError, match="model.t_strides=.* is invalid: give 6 whole numbers"):
+        validate(compose(["model=latent", "compress=latent", f"model.t_strides={value}"]))
