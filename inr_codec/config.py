@@ -138,6 +138,7 @@ RULES = {
     "model.latent_lr_scale": ("num", 1e-3, 1e4, False),
     "model.t_stride_max": ("int", 1, 1 << 20, False),
     "model.t_stride_base": ("int", 1, 1 << 20, False),
+    "model.t_stride_first": ("int", 1, 1 << 20, True),
     "model.fit_lr": ("num", 1e-12, 10.0, False),
     "model.layers": ("int", 1, 64, False),
     "model.key_steps": ("int", 1, 10**7, False),

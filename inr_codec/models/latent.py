@@ -153,6 +153,8 @@ class LatentModel(INRModel):
             t_strides = [max(1, min(int(s), frames)) for s in cfg["t_strides"]]
         else:
             t_strides = t_strides_of(cfg.get("t_stride_max", 1), levels, frames, cfg.get("t_stride_base", 1))
+            if cfg.get("t_stride_first") is not None:  # the full-resolution level: detail that moves little
+                t_strides[0] = max(1, min(int(cfg["t_stride_first"]), frames))
         if any(s > 1 for s in t_strides):  # files with every level per frame keep the 1.4 architecture
             arch["t_strides"] = t_strides
         return arch
