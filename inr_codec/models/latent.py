@@ -1,14 +1,18 @@
 """A latent-grid codec in the manner of Cool-chic and C3: the bits are in the latents, not the network.
 
-Every frame has ``levels`` grids of one channel, level l of size ceil(H / 2**l) x ceil(W / 2**l); the
-file stores them (``latents.level<l>``, one tensor of frames x h x w per level) as integer symbols under
-the latent context model (``compress/entropy_models/latent_context.py``: each latent predicted from the
-previous frame and a checkerboard of its own). Decoding a frame upsamples every level bilinearly to
-the frame's size and runs a small synthesis network on the stacked levels: 1x1 convolutions (a
-per-pixel MLP) to RGB, then one 3x3 refinement with a residual. A few hundred MACs per pixel.
+The video has ``levels`` 3D grids of one channel: level l is ceil(H / 2**l) x ceil(W / 2**l) in space
+and keeps one slice every ``t_strides[l]`` frames (``models/latent.py t_strides_of``: coarse levels are
+shared by more frames, as C3's 3D grids; all 1 gives every level per frame, the first latent files).
+The file stores them (``latents.level<l>``, slices x h x w) as integer symbols under the latent context
+model (``compress/entropy_models/latent_context.py``: each latent predicted from the level's previous
+slice and a checkerboard of its own). Decoding frame t reads every level linearly between its two
+nearest slices, upsamples it bilinearly to the frame's size and runs a small synthesis network on the
+stacked levels: 1x1 convolutions (a per-pixel MLP, ReLU or GELU) to RGB, then one 3x3 refinement with
+a residual. About 2,000 MACs per pixel at the defaults.
 
-The latents are optimised directly (no encoder), from zero; with ``compress=rd`` they train under
-quantization noise and the rate term from the first step.
+The latents are optimised directly (no encoder), from zero, at ``latent_lr_scale`` times the synthesis's
+learning rate; with ``compress=latent`` (or ``rd``) they train under quantization noise and the rate term
+from the first step.
 """
 from __future__ import annotations
 

@@ -29,10 +29,12 @@ MADE_WITH = {"1.0": ["compress.bits=6"],
              "1.3": ["compress=rd", "compress.rd_epochs=4", "compress.qat_epochs=2", "compress.lmbda=0.01",
                      "compress.weight_model=laplace0", "compress.rd_fit=true", "compress.steps=channel"],
              "1.4": ["model=latent", "model.levels=3", "model.hidden=8", "model.act=gelu", "model.t_stride_base=1",
-                     "model.t_stride_max=1", "model.latent_lr_scale=1", "compress=rd", "train.epochs=30",
+                     "model.t_stride_max=1", "model.t_stride_first=null", "model.latent_lr_scale=1", "compress=rd",
+                     "train.epochs=30",
                      "compress.rd_epochs=2", "compress.qat_epochs=2", "compress.lmbda=0.001", "train.lr=2e-2"],
              "1.4-3d": ["model=latent", "model.levels=3", "model.hidden=8", "model.t_stride_base=2",
-                        "model.t_stride_max=4", "model.act=relu", "compress=rd", "train.epochs=30",
+                        "model.t_stride_max=4", "model.t_stride_first=null", "model.act=relu", "compress=rd",
+                        "train.epochs=30",
                         "compress.rd_epochs=2", "compress.qat_epochs=2", "compress.lmbda=0.001", "train.lr=2e-2"]}
 
 

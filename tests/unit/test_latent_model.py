@@ -98,8 +98,8 @@ def test_a_strided_relu_latent_fit_goes_through_the_file_to_the_psnr_it_measured
                                   "train.lr=2e-2"],
                       out=out, outputs_root=tmp_path / "o", show_progress=False)
     cm = container.read(out)
-    assert cm.model["t_strides"] == [2, 4, 4] and cm.model["act"] == "relu"
-    assert [t.shape[0] for t in cm.tensors if t.name.startswith("latents.")] == [3, 2, 2]
+    assert cm.model["t_strides"] == [6, 4, 4] and cm.model["act"] == "relu"  # t_stride_first 16, clamped to 6
+    assert [t.shape[0] for t in cm.tensors if t.name.startswith("latents.")] == [1, 2, 2]
     assert decode_frames(cm).shape[0] == 6
     assert api.evaluate(out, tiny_clip, metrics=["psnr"])["psnr"] == pytest.approx(summary["psnr"], abs=1e-6)
     assert summary["psnr"] > 12
@@ -139,3 +139,10 @@ def test_strides_by_hand_replace_the_rule_and_are_clamped_to_the_clip():
 def test_bad_strides_by_hand_are_one_line(value):
     with pytest.raises(InputError, match="model.t_strides=.* is invalid: give 6 whole numbers"):
         validate(compose(["model=latent", "compress=latent", f"model.t_strides={value}"]))
+
+
+def test_the_first_level_can_take_its_own_stride():
+    arch = LatentModel.solve_arch(dict(CFG, t_stride_first=16), 8, 16, 24)
+    assert arch["t_strides"] == [8, 2, 4, 4]  # clamped to the clip's 8 frames
+    default = compose(["model=latent", "compress=latent"]).model
+    assert LatentModel.solve_arch(dict(default), 48, 144, 256)["t_strides"] == [16, 4, 8, 16, 32, 32]
