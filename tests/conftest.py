@@ -48,6 +48,14 @@ def pytest_addoption(parser):
                      help="rewrite tests/golden/ from the current code (only when the format changes on purpose)")
 
 
+@pytest.fixture(scope="module")
+def module_clip(tmp_path_factory):
+    """The same 6-frame 37x23 moving gradient at 25 fps, once per test module (for fits a module shares)."""
+    path = tmp_path_factory.mktemp("clip") / "tiny.mkv"
+    write_video(Video(moving_gradient(), Fraction(25)), str(path), pix_fmt="rgb")
+    return path
+
+
 @pytest.fixture
 def tiny_clip(tmp_path):
     """A 6-frame 37x23 clip (odd size: the strides do not divide it) at 30000/1001 fps, lossless."""

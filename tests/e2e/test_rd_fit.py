@@ -12,13 +12,8 @@ RD = TINY + ["compress=rd", "compress.rd_epochs=6", "compress.qat_epochs=3", "me
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    from fractions import Fraction
-    from inr_codec.io import Video, write_video
-    from tests.conftest import moving_gradient
-    path = tmp_path_factory.mktemp("rd") / "tiny.mkv"
-    write_video(Video(moving_gradient(), Fraction(25)), str(path), pix_fmt="rgb")
-    return path
+def clip(module_clip):
+    return module_clip
 
 
 @pytest.fixture(scope="module")
