@@ -40,6 +40,8 @@ def _model_fit_lr(cfg: DictConfig, overrides) -> None:
     fit_lr = cfg.get("model", {}).get("fit_lr")
     if fit_lr is None or any(str(o).split("=", 1)[0].lstrip("+~") == "train.lr" for o in overrides):
         return
+    if isinstance(fit_lr, bool) or not isinstance(fit_lr, (int, float)) or not 0 < fit_lr <= 10:
+        raise InputError(f"model.fit_lr={fit_lr} is invalid: give a number above 0 and at most 10")
     cfg.train.lr = fit_lr
 
 
@@ -136,9 +138,9 @@ RULES = {
     "model.hidden": ("int", 1, 8192, False),
     "model.levels": ("int", 1, 16, False),
     "model.latent_lr_scale": ("num", 1e-3, 1e4, False),
-    "model.t_stride_max": ("int", 1, 1 << 20, False),
-    "model.t_stride_base": ("int", 1, 1 << 20, False),
-    "model.t_stride_first": ("int", 1, 1 << 20, True),
+    "model.t_stride_max": ("int", 1, 10**6, False),
+    "model.t_stride_base": ("int", 1, 10**6, False),
+    "model.t_stride_first": ("int", 1, 10**6, True),
     "model.fit_lr": ("num", 1e-12, 10.0, False),
     "model.layers": ("int", 1, 64, False),
     "model.key_steps": ("int", 1, 10**7, False),
@@ -184,6 +186,9 @@ def validate(cfg: DictConfig) -> None:
     _validate_entropy(cfg.compress)
     if cfg.model.name == "nirvana":
         _validate_nirvana(cfg)
+        if int(cfg.train.get("candidates", 1)) > 1:
+            raise InputError("train.candidates does not apply to model=nirvana (it fits group by group); "
+                             "leave it at 1")
     if cfg.model.name == "latent":
         strides = cfg.model.get("t_strides")
         if strides is not None and (not isinstance(strides, Sequence) or len(strides) != int(cfg.model.levels) or

@@ -13,12 +13,14 @@ Three timed stages, best of ``--repeats`` runs after a warm-up run, on ``--threa
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import torch
 
 from .. import container
+from ..errors import InputError
 from ..words import plural
 from ..decode.reference import build_decoder, decode_frames
 
@@ -55,7 +57,14 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch", type=int, default=8)
     a = ap.parse_args(argv)
-    r = measure(a.model, a.threads, a.repeats, a.batch)
+    for name in ("threads", "repeats", "batch"):
+        if getattr(a, name) < 1:
+            ap.error(f"--{name} must be at least 1")
+    try:
+        r = measure(a.model, a.threads, a.repeats, a.batch)
+    except (OSError, InputError) as e:  # a missing, unreadable or damaged file: one line
+        print(f"bench_decode_cpu: error: {a.model}: {getattr(e, 'strerror', None) or e}", file=sys.stderr)
+        return 2
     print(f"{r['file']}: {r['frames']} frames of {r['width']}x{r['height']} on {plural(r['threads'], 'thread')}: "
           f"parse {r['parse_s']:.3f} s, entropy decoding {r['entropy_s']:.3f} s, frames {r['frames_s']:.3f} s: "
           f"{r['fps']:.1f} frames/s")

@@ -72,7 +72,8 @@ class LearnedQuant(nn.Module):
     def rate_bits(self, frames: torch.Tensor | None = None) -> torch.Tensor:
         """The estimate for the last forward pass; with ``frames`` (a batch's frame indices) a model whose
         tensor runs over frames (``frame_sampled``) counts only theirs, scaled to the whole tensor: an
-        unbiased estimate at a fraction of the cost, its gradient where the batch's distortion is."""
+        unbiased estimate at a fraction of the cost, its gradient where the batch's distortion is (nearly
+        unbiased for a level with a temporal stride: its end slices are drawn by fewer frames)."""
         if frames is not None and getattr(self.model, "frame_sampled", False):
             if self.t_stride > 1:  # the slices these frames blend
                 from ..models.latent import time_weights
@@ -226,6 +227,19 @@ def code(decoder: nn.Module, step_factor: float = 1.0, best: bool = False) -> li
 def _record_bytes(ct: CodedTensor) -> int:
     """A record's payload and model parameters (uvars, as the container writes them): what differs between coders."""
     return len(ct.payload) + sum(len(uvar_bytes(int(p))) for p in ct.params)
+
+
+def rounded_bits(decoder: nn.Module) -> float:
+    """The models' estimate of the bits of every learned tensor's values rounded on its steps, from the
+    parameters themselves (no forward pass, no noise)."""
+    total = 0.0
+    with torch.no_grad():
+        for _, mod, name in stored_tensors(decoder):
+            lq = _quant_of(mod, name)
+            if lq is not None:
+                y = torch.round(mod.parametrizations[name].original / lq.step())
+                total += float(lq.model.rate_bits(y, lq.log_b, lq.aux))
+    return total
 
 
 def estimate_bits(quants: list[LearnedQuant]) -> float:

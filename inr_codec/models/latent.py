@@ -73,7 +73,7 @@ ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}
 
 class Synthesis(nn.Module):
     """Stacked levels (B, L, H, W) → RGB in [0, 1]: ``layers`` 1x1 convolutions of ``hidden`` channels
-    with GELU, a 1x1 to RGB, then a residual 3x3 refinement and a sigmoid."""
+    with ``act`` (GELU or ReLU), a 1x1 to RGB, then a residual 3x3 refinement and a sigmoid."""
 
     def __init__(self, levels: int, hidden: int, layers: int, act: str = "gelu"):
         super().__init__()

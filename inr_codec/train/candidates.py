@@ -1,14 +1,18 @@
 """Warm-up candidates (``train.candidates``, ``train.candidate_epochs``): a short budget's insurance
 against a poor start. ``candidates`` models, each from its own seed (seed, seed + 1, ...: candidate 0 is
 the model a fit without candidates starts from), train ``candidate_epochs`` epochs on the fit's loss;
-the one with the lowest loss (distortion plus the rate term at its last epoch, when there is one) is
-the model the fit continues, with the fit's whole schedule. Each candidate is a phase of its own
-(``candidate<k>``, checkpointed like the fit), so an interrupted warm-up resumes where it stopped; once
-the choice is made the others' checkpoints are removed.
+the one with the lowest loss (its last epoch's distortion plus lmbda x the rate of its rounded values,
+computed from its parameters) is the model the fit continues, with the fit's whole schedule. A candidate
+that diverges scores infinity. Each candidate is a phase of its own (``candidate<k>``, checkpointed like
+the fit), so an interrupted warm-up resumes where it stopped; the choice is written to
+``checkpoints/candidates.json`` and the others' checkpoints are removed, so a resume after it rebuilds
+only the kept one.
 """
 from __future__ import annotations
 
+import json
 import logging
+import math
 from pathlib import Path
 from typing import Callable
 
@@ -16,6 +20,9 @@ import torch
 from omegaconf import OmegaConf
 
 from ..compress import learned_quant
+from ..errors import InputError
+from ..runs import write_json
+from . import distributed
 from .trainer import Trainer
 
 log = logging.getLogger("inr_codec.train")
@@ -28,11 +35,12 @@ def count(cfg) -> int:
 
 def warm_up(build: Callable[[], tuple], frames, cfg, *, seed: int, run_dir: Path | None, fingerprint: dict,
             show_progress: bool, resume: bool, budget_s: float | None) -> tuple:
-    """The chosen candidate's ``build()`` result (model, extra_loss) after its warm-up epochs; ``build``
+    """The kept candidate's ``build()`` result (model, extra_loss) after its warm-up epochs; ``build``
     makes a model (and its rate term) from the current torch seed."""
     n = count(cfg)
-    best = None
-    for k in range(n):
+    choice = run_dir / "checkpoints" / "candidates.json" if run_dir is not None else None
+
+    def run(k: int) -> tuple:
         torch.manual_seed(seed + k)
         model, extra = build()
         tcfg = OmegaConf.merge(cfg.train, {"epochs": int(cfg.train.candidate_epochs),
@@ -40,27 +48,51 @@ def warm_up(build: Callable[[], tuple], frames, cfg, *, seed: int, run_dir: Path
         trainer = Trainer(model, frames, tcfg, seed=seed + k, run_dir=run_dir,
                           fingerprint=dict(fingerprint, candidate=k), show_progress=show_progress,
                           phase=f"candidate{k}", extra_loss=extra)
-        path = trainer.checkpoint_path
-        if resume and path is not None and path.is_file():
-            trainer.resume(path)
-        state = trainer.fit()
-        loss = objective(model, state, frames, cfg)
-        log.info("candidate %d of %d: loss %.4e after %d epochs", k + 1, n, loss, state.epoch)
-        if best is None or loss < best[0]:
-            best = (loss, k, (model, extra))
-    log.info("warm-up: candidate %d of %d kept (seed %d)", best[1] + 1, n, seed + best[1])
-    if run_dir is not None:
+        if resume and trainer.checkpoint_path is not None and trainer.checkpoint_path.is_file():
+            trainer.resume(trainer.checkpoint_path)
+        return trainer.fit(), (model, extra)
+
+    kept = _kept(choice, n) if resume else None
+    if kept is not None:  # chosen before the interruption: its finished checkpoint is all that is needed
+        log.info("warm-up: candidate %d of %d kept before (seed %d)", kept + 1, n, seed + kept)
+        return run(kept)[1]
+    losses, results, last_error = [], [], None
+    for k in range(n):
+        try:
+            state, result = run(k)
+            loss = objective(result[0], state, frames, cfg)
+        except InputError as e:
+            if "diverged" not in str(e):
+                raise
+            state, result, loss, last_error = None, None, math.inf, e
+        losses.append(loss)
+        results.append(result)
+        log.info("candidate %d of %d: loss %.4e", k + 1, n, loss)
+    if all(math.isinf(x) for x in losses) and last_error is not None:
+        raise last_error
+    kept = int(distributed.broadcast_object(min(range(n), key=lambda k: losses[k])))
+    log.info("warm-up: candidate %d of %d kept (seed %d)", kept + 1, n, seed + kept)
+    if choice is not None:
+        write_json(choice, {"kept": kept, "losses": [None if math.isinf(x) else x for x in losses]})
         for k in range(n):
-            if k != best[1]:
+            if k != kept:
                 (run_dir / "checkpoints" / f"candidate{k}.pt").unlink(missing_ok=True)
-    return best[2]
+    return results[kept]
+
+
+def _kept(choice: Path | None, n: int) -> int | None:
+    try:
+        kept = json.loads(choice.read_text())["kept"]
+    except (AttributeError, OSError, ValueError, KeyError, TypeError):
+        return None
+    return kept if isinstance(kept, int) and 0 <= kept < n else None
 
 
 def objective(model, state, frames, cfg) -> float:
-    """The candidate's last epoch's mean distortion plus lmbda x its rate estimate in bits per pixel."""
-    mse = float(state.history[-1][2]) if state.history else float("inf")
-    quants = [q for q in model.modules() if isinstance(q, learned_quant.LearnedQuant)]
-    if not quants or float(cfg.compress.lmbda) <= 0:
+    """The candidate's last epoch's mean distortion plus lmbda x the rate of its rounded values in bits per
+    pixel (from its parameters, so a candidate resumed finished scores as it did)."""
+    mse = float(state.history[-1][2]) if state.history else math.inf
+    if float(cfg.compress.lmbda) <= 0 or not learned_quant.learned(model.decoder):
         return mse
     pixels = len(frames) * frames.height * frames.width
-    return mse + float(cfg.compress.lmbda) * learned_quant.estimate_bits(quants) / pixels
+    return mse + float(cfg.compress.lmbda) * learned_quant.rounded_bits(model.decoder) / pixels

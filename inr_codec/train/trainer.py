@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from ..data import FrameSet
 from ..errors import FitInterrupted, InputError
+from ..words import plural
 from . import accel, distributed
 from .budget import BudgetForecast
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -110,8 +111,17 @@ class Trainer:
             if theirs.get(key) != ours:
                 raise InputError(f"cannot resume from {path}: its {key} ({_short(theirs.get(key))}) differs from "
                                  f"this run's ({_short(ours)}); resume with the same video and configuration")
+        saved = ckpt["optimizer"].get("param_groups", [])
+        ours = self.optimizer.param_groups
+        if [len(g["params"]) for g in saved] != [len(g["params"]) for g in ours]:
+            raise InputError(f"cannot resume from {path}: its parameters learn in {plural(len(saved), 'group')} "
+                             f"of their own rate, this run's in {len(ours)} (model.latent_lr_scale?); resume with the "
+                             f"same configuration")
         self.model.load_state_dict(ckpt["model"])
+        scales = [g["lr_scale"] for g in ours]
         self.optimizer.load_state_dict(ckpt["optimizer"])
+        for group, scale in zip(self.optimizer.param_groups, scales):  # checkpoints from before lr_scale have none
+            group["lr_scale"] = scale
         known = set(FitState.__dataclass_fields__)
         self.state = FitState(**{k: v for k, v in ckpt["state"].items() if k in known})
         if not 0 <= self.state.batch < self.steps_per_epoch:

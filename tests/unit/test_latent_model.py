@@ -146,3 +146,25 @@ def test_the_first_level_can_take_its_own_stride():
     assert arch["t_strides"] == [8, 2, 4, 4]  # clamped to the clip's 8 frames
     default = compose(["model=latent", "compress=latent"]).model
     assert LatentModel.solve_arch(dict(default), 48, 144, 256)["t_strides"] == [16, 4, 8, 16, 32, 32]
+
+
+def test_a_checkpoint_from_before_the_learning_rate_groups_still_resumes(tmp_path):
+    from inr_codec.train.checkpoint import save_checkpoint
+    from inr_codec.train.trainer import Trainer
+    frames = type("F", (), {"device": torch.device("cpu"), "__len__": lambda self: 8})()
+    cfg = OmegaConf.create(dict(epochs=1, lr=1e-3, weight_decay=0.0, batch_size=2, loss="l2", precision="fp32"))
+    m = LatentModel.create(dict(CFG, latent_lr_scale=1), 8, 16, 24)  # one group, as every model had
+    t = Trainer(m, frames, cfg, show_progress=False)
+    opt = t.optimizer.state_dict()
+    opt["param_groups"][0].pop("lr_scale")  # what an older inrcodec saved
+    save_checkpoint(tmp_path / "old.pt", {"model": m.state_dict(), "optimizer": opt, "state": {}, "fingerprint": {}})
+    t.resume(tmp_path / "old.pt")
+    assert [g["lr_scale"] for g in t.optimizer.param_groups] == [1.0]
+    t2 = Trainer(LatentModel.create(CFG, 8, 16, 24), frames, cfg, show_progress=False)  # two groups now
+    with pytest.raises(InputError, match="its parameters learn in 1 group of their own rate, this run's in 2"):
+        t2.resume(tmp_path / "old.pt")
+
+
+def test_a_bad_model_fit_lr_names_itself():
+    with pytest.raises(InputError, match="model.fit_lr=0 is invalid"):
+        compose(["model=latent", "compress=latent", "model.fit_lr=0"])
