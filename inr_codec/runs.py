@@ -18,14 +18,15 @@ def new_run_dir(root: Path, stem: str) -> Path:
     stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     base = root / stem / stamp
     path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{stamp}_{n}")
-    try:
-        path.mkdir(parents=True)
-    except OSError as e:
-        raise InputError(f"cannot create run directory {path}: {e.strerror}") from None
-    return path
+    while True:  # mkdir is the test: fits started in the same second (a sweep's jobs) each get their own
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{stamp}_{n}")
+        except OSError as e:
+            raise InputError(f"cannot create run directory {path}: {e.strerror}") from None
 
 
 def check_writable(path: Path, example: str = "model.bin") -> None:
