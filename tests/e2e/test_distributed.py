@@ -23,13 +23,13 @@ OVERRIDES = [o for o in TINY if not o.startswith("train.batch_size")] + [
     "compress.lmbda=0.01"]
 
 
-def _torchrun(clip, outputs, extra=()):
+def _torchrun(clip, outputs, extra=(), overrides=OVERRIDES):
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("WORLD_SIZE", None)
     env.pop("OMP_NUM_THREADS", None)  # each rank's threads are inrcodec's choice: cores / 2 local ranks
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "inr_codec", "fit", str(clip), *OVERRIDES, "-q", "--outputs", str(outputs), *extra]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=outputs.parent)
+           "-m", "inr_codec", "fit", str(clip), *overrides, "-q", "--outputs", str(outputs), *extra]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180, cwd=outputs.parent)
 
 
 def test_two_processes_fit_one_network(tiny_clip, tmp_path):
@@ -69,3 +69,21 @@ def test_resume_is_refused_under_torchrun(tiny_clip, tmp_path):
     assert r.returncode != 0
     assert "--resume runs in one process" in r.stderr
     assert not list(outputs.rglob("*"))
+
+
+LATENT = ["model=latent", "model.levels=3", "model.hidden=8", "model.t_stride_max=4", "compress=latent",
+          "train.epochs=12", "train.batch_size=3", "train.candidates=2", "train.candidate_epochs=2",
+          "compress.qat_epochs=2", "train.lr=2e-2", "device=cpu"]
+
+
+def test_two_processes_fit_the_latent_model_with_candidates(tiny_clip, tmp_path):
+    outputs = tmp_path / "ddp"
+    outputs.mkdir()
+    r = _torchrun(tiny_clip, outputs, overrides=LATENT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    s = json.loads(next(outputs.rglob("summary.json")).read_text())
+    assert s["processes"] == 2
+    assert "warm-up: candidate" in (Path(s["run_dir"]) / "fit.log").read_text()
+    single = api.fit(tiny_clip, LATENT, outputs_root=tmp_path / "single", show_progress=False)
+    assert s["psnr"] == pytest.approx(single["psnr"], abs=0.1)
+    assert s["bytes"] == pytest.approx(single["bytes"], rel=0.05)
