@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-
 from fractions import Fraction
 
 from omegaconf import DictConfig, OmegaConf

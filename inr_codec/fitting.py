@@ -109,7 +109,6 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
         fit_cfg = OmegaConf.merge(cfg.train, {"budget_s": budget_share(cfg, "fit", _planned_prune(cfg, target))})
         learned = cfg.compress.get("entropy", "static") == "learned"
         ckpt = run_dir / "checkpoints" / "fit.pt" if main else None
-        extra_loss = _fit_rate(model, frames, cfg) if learned else None
         if candidates.count(cfg) > 1 and not (resume is not None and ckpt.is_file()):
             def build():
                 m = cls.create(settings, video.num_frames, video.height, video.width).to(device)
@@ -118,6 +117,8 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
                 build, frames, cfg, seed=int(cfg.seed), run_dir=run_dir, fingerprint=fingerprint,
                 show_progress=show_progress, resume=resume is not None,
                 budget_s=budget_share(cfg, "candidates", _planned_prune(cfg, target)))
+        else:
+            extra_loss = _fit_rate(model, frames, cfg) if learned else None
         trainer = Trainer(model, frames, fit_cfg, seed=int(cfg.seed), run_dir=run_dir, fingerprint=fingerprint,
                           show_progress=show_progress, extra_loss=extra_loss)
         if resume is not None and ckpt.is_file():

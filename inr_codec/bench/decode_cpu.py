@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 
 from .. import container
+from ..decode.reference import build_decoder, decode_frames
 from ..errors import InputError
 from ..words import plural
-from ..decode.reference import build_decoder, decode_frames
 
 
 def measure(path: Path, threads: int = 1, repeats: int = 3, batch: int = 8) -> dict:

@@ -27,6 +27,7 @@ from torch.nn.utils import parametrize
 
 from ..container.format import uvar_bytes
 from ..container.records import CodedTensor
+from ..models.latent import time_weights
 from .entropy_models import MODELS, Factorized, LatentContext, PreviousFrame, latent_context, zero_laplace
 from .pipeline import EMBEDDINGS, LATENTS, stored_tensors, tensor_plan
 from .quantize import channel_axis, channel_scales
@@ -76,7 +77,6 @@ class LearnedQuant(nn.Module):
         unbiased for a level with a temporal stride: its end slices are drawn by fewer frames)."""
         if frames is not None and getattr(self.model, "frame_sampled", False):
             if self.t_stride > 1:  # the slices these frames blend
-                from ..models.latent import time_weights
                 i0, i1, w = time_weights(frames, self.t_stride, self.last_y.shape[0])
                 frames = torch.cat([i0, i1[w > 0]])
             return self.model.rate_bits(self.last_y, self.log_b, self.aux, frames)
