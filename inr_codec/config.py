@@ -204,7 +204,8 @@ def validate(cfg: DictConfig) -> None:
 LATENT_ACTS = ("gelu", "relu")  # model=latent's synthesis activation (models/latent.py ACTIVATIONS)
 ENTROPY = ("static", "learned")
 STEPS = ("channel", "tensor")  # compress.steps: learned quantization steps per output channel or per tensor
-WEIGHT_MODELS = ("laplace", "laplace0", "best")  # compress.weight_model: the learned entropy model of weights and biases
+WEIGHT_MODELS = ("laplace", "laplace0", "best")
+LATENT_MODELS = ("ctx", "nb")  # compress.latent_model: the latent grids' context model (learned_quant.GRID_MODELS)  # compress.weight_model: the learned entropy model of weights and biases
 
 
 def _validate_entropy(c) -> None:
@@ -213,8 +214,11 @@ def _validate_entropy(c) -> None:
         raise InputError(f"compress.entropy={entropy} is not supported; use {' or '.join(ENTROPY)}")
     if c.get("weight_model", "laplace") not in WEIGHT_MODELS:
         raise InputError(f"compress.weight_model={c.weight_model} is not supported; use {' or '.join(WEIGHT_MODELS)}")
+    if c.get("latent_model", "ctx") not in LATENT_MODELS:
+        raise InputError(f"compress.latent_model={c.latent_model} is not supported; use {' or '.join(LATENT_MODELS)}")
     if c.get("steps", "channel") not in STEPS:
         raise InputError(f"compress.steps={c.steps} is not supported; use {' or '.join(STEPS)}")
+    _validate_soft_round(c.get("soft_round"))
     if not isinstance(c.get("rd_fit", False), bool):
         raise InputError(f"compress.rd_fit={c.rd_fit} must be true or false")
     if entropy == "learned":
@@ -226,6 +230,19 @@ def _validate_entropy(c) -> None:
                              "(the rate term's weight at the target; compress=rd sets one)")
         if int(c.rd_epochs) + int(c.qat_epochs) == 0:
             raise InputError("compress.entropy=learned needs compress.rd_epochs or compress.qat_epochs above 0")
+
+
+def _validate_soft_round(value) -> None:
+    """compress.soft_round: null, or the temperatures [start, end] the latents' soft rounding anneals between."""
+    if value is None:
+        return
+    try:
+        temps = [float(t) for t in value]
+    except (TypeError, ValueError):
+        temps = []
+    if len(temps) != 2 or not all(0.01 <= t <= 10.0 for t in temps):
+        raise InputError(f"compress.soft_round={value} is not valid; give null or two temperatures from 0.01 to 10, "
+                         "e.g. [0.3,0.1] (the start and the end of the fit)")
 
 
 def _validate_nirvana(cfg: DictConfig) -> None:

@@ -11,6 +11,11 @@ tensor for weights and biases, a previous-frame context model for HNeRV's embedd
 * ``mode = "ste"``: ``round(y) * step`` with the straight-through gradient: the file's values
   exactly (``round`` is half-to-even, as ``np.rint``; one float32 multiply, as ``dequantize``).
 
+With ``compress.soft_round`` (latent grids only) the noise mode soft-rounds first, as C3 does: the rate
+of ``s(y) + u`` and the decoder sees ``s(s(y) + u)``, ``s`` the soft rounding of Agustsson & Theis
+(``soft_round``) at a temperature the fit anneals (``RateTerm.at``), so training meets values nearer the
+file's integers than plain noise gives.
+
 ``rate_bits`` is the models' differentiable estimate of the payload in bits for the values of the
 last forward pass; ``fitting`` adds ``compress.lmbda`` x that / pixels (bpp) to the distortion.
 ``code`` turns the trained tensors into the file's records (symbols, steps as the scales,
@@ -28,7 +33,7 @@ from torch.nn.utils import parametrize
 from ..container.format import uvar_bytes
 from ..container.records import CodedTensor
 from ..models.latent import time_weights
-from .entropy_models import MODELS, Factorized, LatentContext, PreviousFrame, latent_context, zero_laplace
+from .entropy_models import MODELS, Factorized, LatentContext, LatentNeighbours, PreviousFrame, latent_context, zero_laplace
 from .pipeline import EMBEDDINGS, LATENTS, stored_tensors, tensor_plan
 from .quantize import channel_axis, channel_scales
 from .target import target_bytes
@@ -41,7 +46,7 @@ class LearnedQuant(nn.Module):
         super().__init__()
         self.axis, self.model, self.stream, self.mode = axis, model, stream, "noise"
         self.t_stride = int(getattr(w, "t_stride", 1))  # a latent level with one slice every t_stride frames
-        if isinstance(model, LatentContext):  # latent grids start at zero: a unit step (the synthesis scales them)
+        if is_grid(model):  # latent grids start at zero: a unit step (the synthesis scales them)
             step = torch.ones(())
         else:
             step = channel_scales(w.detach().float(), init_bits, axis).clamp_min(1e-8)
@@ -54,6 +59,7 @@ class LearnedQuant(nn.Module):
         self.aux = nn.Parameter(aux) if aux is not None else None
         self.register_buffer("draws", torch.zeros((), dtype=torch.int64))
         self.last_y: torch.Tensor | None = None
+        self.alpha: float | None = None  # soft rounding's sharpness (1 / temperature); None: plain noise
 
     def step(self) -> torch.Tensor:
         return self.log_step.exp()
@@ -64,7 +70,11 @@ class LearnedQuant(nn.Module):
         if self.mode == "noise" and self.training:
             g = torch.Generator(device=w.device).manual_seed(self.stream * 1_000_003 + int(self.draws))
             self.draws += 1
-            y = y + (torch.rand(w.shape, generator=g, device=w.device, dtype=w.dtype) - 0.5)
+            u = torch.rand(w.shape, generator=g, device=w.device, dtype=w.dtype) - 0.5
+            if self.alpha is not None:
+                self.last_y = soft_round(y, self.alpha) + u
+                return soft_round(self.last_y, self.alpha) * step
+            y = y + u
         else:
             y = y + (torch.round(y).clamp(-MAX_SYMBOL, MAX_SYMBOL) - y).detach()
         self.last_y = y
@@ -83,9 +93,26 @@ class LearnedQuant(nn.Module):
         return self.model.rate_bits(self.last_y, self.log_b, self.aux)
 
 
+def soft_round(y: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Agustsson & Theis's soft rounding: the identity as ``alpha`` -> 0, rounding as it grows; smooth,
+    and exact at every half-integer."""
+    m = torch.floor(y) + 0.5
+    return m + 0.5 * torch.tanh(alpha * (y - m)) / math.tanh(alpha / 2)
+
+
+# The latent grids' context models (compress.latent_model: ctx, nb).
+GRID_MODELS = {"ctx": LatentContext.coder, "nb": LatentNeighbours.coder}
+
+
+def is_grid(model) -> bool:
+    return isinstance(model, (LatentContext, LatentNeighbours))
+
+
 def _initial(model, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The entropy model's starting scale and other parameters (``LearnedQuant.aux``) for the values over
     their steps."""
+    if isinstance(model, LatentNeighbours):
+        return model.initial(y)
     if isinstance(model, LatentContext):  # predict each latent by the previous frame's at first
         b0 = y.abs().mean().clamp_min(0.05).expand(latent_context.STREAMS).clone()
         return b0, torch.tensor([1.0, 0.0, 1.0, 0.0, 0.0])
@@ -98,12 +125,12 @@ def _initial(model, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]
     return y.abs().mean().clamp_min(0.05), None
 
 
-def model_kind(name: str, shape, weights: str = Factorized.coder) -> object:
+def model_kind(name: str, shape, weights: str = Factorized.coder, grids: str = "ctx") -> object:
     """Which entropy model a stored tensor gets: HNeRV's embeddings the previous-frame context model,
     latent grids (``latents.<level>``) the latent context model, weights and biases ``weights``
     (``compress.weight_model``: laplace or laplace0)."""
     if name.startswith(LATENTS + ".") and len(shape) == 3:
-        return MODELS[LatentContext.coder]
+        return MODELS[GRID_MODELS[grids]]
     if name == EMBEDDINGS and len(shape) == 4 and shape[0] > 1:
         return MODELS[PreviousFrame.coder]
     return MODELS[weights]
@@ -124,7 +151,8 @@ def attach(decoder: nn.Module, cfg, skip: tuple[str, ...] = ()) -> list[LearnedQ
             if full != EMBEDDINGS and cfg.get("steps", "channel") == "tensor" or full.startswith(LATENTS + "."):
                 axis = -1  # one step for the tensor: 4 bytes instead of 4 per output channel
             trained = cfg.get("weight_model", Factorized.coder)
-            kind = model_kind(full, p.shape, Factorized.coder if trained == "best" else trained)
+            kind = model_kind(full, p.shape, Factorized.coder if trained == "best" else trained,
+                              cfg.get("latent_model", "ctx"))
             found = LearnedQuant(p, channel_axis(p.ndim, axis), kind, bits, stream=stream)
             parametrize.register_parametrization(mod, name, found)
         quants.append(found)
@@ -171,23 +199,43 @@ def symbol_budget_bits(quants: list[LearnedQuant], target_bytes: int) -> float:
     return 8.0 * max(target_bytes - side, 0.1 * target_bytes)
 
 
-def rate_loss(quants: list[LearnedQuant], lmbda: float, pixels: int, target_bytes: int | None = None):
-    """The loss term: ``lmbda`` x the models' bpp estimate, or with a rate target ``lmbda`` x the
-    target's penalty (bits per pixel as well); None when ``lmbda`` is 0. The term takes the batch's frame
-    indices (see ``LearnedQuant.rate_bits``)."""
-    if lmbda <= 0:
+class RateTerm:
+    """The loss term: ``lmbda`` x the models' bpp estimate, or with a rate target ``lmbda`` x the target's
+    penalty (bits per pixel as well). Called with the batch's frame indices (see ``LearnedQuant.rate_bits``).
+    ``at(p)``, before each step at the schedule's progress p, sets soft rounding's temperature on the
+    latent grids: annealed from ``soft_round[0]`` to ``soft_round[1]`` over the fit (``anneal``), held at
+    the last one in the phases after it."""
+
+    def __init__(self, quants: list[LearnedQuant], lmbda: float, pixels: int, target_bytes: int | None = None,
+                 soft_round: tuple[float, float] | None = None, anneal: bool = True):
+        self.quants, self.lmbda, self.pixels, self.anneal = quants, lmbda, pixels, anneal
+        self.budget = symbol_budget_bits(quants, target_bytes) if target_bytes is not None else None
+        self.soft_round = tuple(float(t) for t in soft_round) if soft_round else None
+
+    def __call__(self, idx: torch.Tensor | None = None) -> torch.Tensor:
+        bits = rate_bits(self.quants, idx)
+        if self.budget is not None:
+            bits = target_penalty(bits, self.budget)
+        return self.lmbda * bits / self.pixels
+
+    def at(self, p: float) -> None:
+        if self.soft_round is None:
+            return
+        t0, t1 = self.soft_round
+        t = t0 + (t1 - t0) * min(max(p, 0.0), 1.0) if self.anneal else t1
+        for q in self.quants:
+            if is_grid(q.model):
+                q.alpha = 1.0 / t
+
+
+def fit_loss(quants: list[LearnedQuant], ccfg, frames, anneal: bool = True) -> RateTerm | None:
+    """The ``RateTerm`` of a fit (``anneal``) or a phase after it on ``frames``: ``compress.lmbda``, the
+    clip's pixels, the rate target of ``ccfg`` (compress.target_kb/target_bpp) where one is set and
+    ``compress.soft_round``; None when lmbda is 0."""
+    if float(ccfg.lmbda) <= 0:
         return None
-    if target_bytes is None:
-        return lambda idx=None: lmbda * rate_bits(quants, idx) / pixels
-    budget = symbol_budget_bits(quants, target_bytes)
-    return lambda idx=None: lmbda * target_penalty(rate_bits(quants, idx), budget) / pixels
-
-
-def fit_loss(quants: list[LearnedQuant], ccfg, frames):
-    """``rate_loss`` for a fit or phase on ``frames``: ``compress.lmbda``, the clip's pixels, and the rate
-    target of ``ccfg`` (compress.target_kb/target_bpp) where one is set."""
-    return rate_loss(quants, float(ccfg.lmbda), len(frames) * frames.height * frames.width,
-                     target_bytes(ccfg, frames.width, frames.height, len(frames)))
+    return RateTerm(quants, float(ccfg.lmbda), len(frames) * frames.height * frames.width,
+                    target_bytes(ccfg, frames.width, frames.height, len(frames)), ccfg.get("soft_round"), anneal)
 
 
 def learned(decoder: nn.Module) -> bool:
@@ -211,15 +259,20 @@ BEST_OF = ("laplace", "laplace0")
 
 def code(decoder: nn.Module, step_factor: float = 1.0, best: bool = False) -> list[CodedTensor]:
     """The file's records of every stored tensor, its steps times ``step_factor``; with ``best`` a
-    laplace tensor is coded with the smallest of ``BEST_OF`` on its symbols."""
+    laplace tensor is coded with the smallest of ``BEST_OF`` on its symbols; a grid trained under
+    laplace_nb with the smaller of laplace_nb and laplace_ctx."""
     from .codec import code_symbols
     tensors = []
     for full, mod, name in stored_tensors(decoder):
         lq = _quant_of(mod, name)
         q, steps = symbols_and_steps(lq, mod.parametrizations[name].original, step_factor)
-        kinds = BEST_OF if best and lq.model.coder in BEST_OF else (lq.model.coder,)
-        hint = lq.aux.detach().cpu().numpy() if lq.aux is not None else None
-        coded = [code_symbols(full, q, steps, lq.axis, MODELS[k], hint) for k in kinds]
+        if isinstance(lq.model, LatentNeighbours):  # its 110 parameters can outweigh a small level's payload
+            coded = [code_symbols(full, q, steps, lq.axis, lq.model, lq.model.hint(lq.log_b, lq.aux)),
+                     code_symbols(full, q, steps, lq.axis, MODELS[LatentContext.coder])]
+        else:
+            kinds = BEST_OF if best and lq.model.coder in BEST_OF else (lq.model.coder,)
+            hint = lq.aux.detach().cpu().numpy() if lq.aux is not None else None
+            coded = [code_symbols(full, q, steps, lq.axis, MODELS[k], hint) for k in kinds]
         tensors.append(min(coded, key=_record_bytes))
     return tensors
 

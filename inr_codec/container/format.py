@@ -35,7 +35,7 @@ from .records import CodedGroup, CodedTensor, VideoMeta
 
 MAGIC = b"INRC"
 VERSION_MAJOR = 1
-VERSION_MINOR = 4            # the newest minor version this code writes and reads
+VERSION_MINOR = 5            # the newest minor version this code writes and reads
 # 1.1 added group sections (group-wise models such as NIRVANA). A file without groups is
 # still written as 1.0, byte for byte what 1.0 wrote; a file with groups is written as 1.1.
 MINOR_GROUPS = 1
@@ -45,6 +45,8 @@ MINOR_LEARNED = 2
 MINOR_ZERO_LAPLACE = 3
 # 1.4 added the latent grids' context model (coder laplace_ctx); a file using it is 1.4.
 MINOR_LATENT_CONTEXT = 4
+# 1.5 added the latent grids' wider context model (coder laplace_nb); a file using it is 1.5.
+MINOR_LATENT_NEIGHBOURS = 5
 
 # Section kinds. A kind >= KIND_OPTIONAL_MIN that a reader does not know is skipped (a
 # newer minor version may add such sections); an unknown kind below it is an error.
@@ -59,7 +61,7 @@ KIND_NAMES = {KIND_VIDEO: "video", KIND_MODEL: "model", KIND_EXTRA: "extra", KIN
 MAX_GROUP_TENSORS = 4096
 
 # Coders of a tensor's symbols (the ``coder`` byte).
-CODERS = {"raw": 0, "range": 1, "laplace": 2, "laplace_prev": 3, "laplace0": 4, "laplace_ctx": 5}
+CODERS = {"raw": 0, "range": 1, "laplace": 2, "laplace_prev": 3, "laplace0": 4, "laplace_ctx": 5, "laplace_nb": 6}
 CODER_NAMES = {v: k for k, v in CODERS.items()}
 
 MAX_UVAR = 2**32 - 1         # every uvar fits in 32 bits

@@ -7,10 +7,10 @@ never imports the codec; the models check the same ranges before they build a ta
 from __future__ import annotations
 
 # The minor version that brought each learned coder; a file using one is at least that version.
-CODER_MINOR = {"laplace": 2, "laplace_prev": 2, "laplace0": 3, "laplace_ctx": 4}
+CODER_MINOR = {"laplace": 2, "laplace_prev": 2, "laplace0": 3, "laplace_ctx": 4, "laplace_nb": 5}
 LEARNED_CODERS = set(CODER_MINOR)
-# Parameters per model: laplace, laplace_prev, laplace_ctx's streams: S, K; laplace0: Z, S, K.
-PARAMS_PER_MODEL = {"laplace": 2, "laplace_prev": 2, "laplace0": 3, "laplace_ctx": 2}
+# Parameters per model: laplace, laplace_prev, laplace_ctx's and laplace_nb's streams: S, K; laplace0: Z, S, K.
+PARAMS_PER_MODEL = {"laplace": 2, "laplace_prev": 2, "laplace0": 3, "laplace_ctx": 2, "laplace_nb": 2}
 ZERO_ONE = 2 ** 16           # a zero-inflated Laplace's Z (probability of 0, Q16) lies in 1..ZERO_ONE-1
 LAPLACE_ONE = 2 ** 32        # a Laplace parameter S lies in 1..LAPLACE_ONE-1
 LAPLACE_MAX_K = 65535        # and its symbols in [-K, K], K <= LAPLACE_MAX_K
@@ -21,18 +21,28 @@ MAX_MODELS = 1 << 16
 CTX_COEFFS = 5
 CTX_MAX_COEFF = 1 << 16
 CTX_STREAMS = 16
+# laplace_nb (format 1.5): NB_MEAN zigzagged mean coefficients (|c| <= CTX_MAX_COEFF), then NB_ACT activity
+# coefficients (0..CTX_MAX_COEFF), before the S, K of its NB_STREAMS streams.
+NB_MEAN = 22
+NB_ACT = 24
+NB_STREAMS = 32
+GRID_CODERS = ("laplace_ctx", "laplace_nb")  # (frames, height, width) grids
 
 
 def param_count(coder: str, model_count: int) -> int:
     """How many integer parameters a tensor of this coder stores for ``model_count`` models."""
-    return PARAMS_PER_MODEL[coder] * model_count + (CTX_COEFFS if coder == "laplace_ctx" else 0)
+    extra = {"laplace_ctx": CTX_COEFFS, "laplace_nb": NB_MEAN + NB_ACT}.get(coder, 0)
+    return PARAMS_PER_MODEL[coder] * model_count + extra
 
 
 def learned_model_count(coder: str, shape) -> int:
     """How many entropy models a learned coder's tensor has: one (laplace, laplace0), one per channel,
-    the index along axis 1 (laplace_prev, whose context runs along axis 0), or CTX_STREAMS (laplace_ctx)."""
+    the index along axis 1 (laplace_prev, whose context runs along axis 0), CTX_STREAMS (laplace_ctx) or
+    NB_STREAMS (laplace_nb)."""
     if coder == "laplace_ctx":
         return CTX_STREAMS
+    if coder == "laplace_nb":
+        return NB_STREAMS
     return shape[1] if coder == "laplace_prev" else 1
 
 
@@ -48,8 +58,8 @@ def check_learned(coder: str, v: dict) -> str | None:
     shape = v["shape"]
     if coder == "laplace_prev" and len(shape) < 2:
         return "a laplace_prev tensor needs at least 2 dimensions"
-    if coder == "laplace_ctx" and len(shape) != 3:
-        return "a laplace_ctx tensor needs 3 dimensions (frames, height, width)"
+    if coder in GRID_CODERS and len(shape) != 3:
+        return f"a {coder} tensor needs 3 dimensions (frames, height, width)"
     if v["bits"] != LEARNED_BITS:
         return f"a {coder} tensor has bits {v['bits']}, {LEARNED_BITS} expected"
     n, per = learned_model_count(coder, shape), PARAMS_PER_MODEL[coder]
@@ -60,6 +70,12 @@ def check_learned(coder: str, v: dict) -> str | None:
         coeffs, params = params[:CTX_COEFFS], params[CTX_COEFFS:]
         if any(not _is_int(c) or abs(_unzigzag(c)) > CTX_MAX_COEFF for c in coeffs):
             return f"a prediction coefficient is outside -{CTX_MAX_COEFF}..{CTX_MAX_COEFF}"
+    if coder == "laplace_nb":
+        mean, act, params = params[:NB_MEAN], params[NB_MEAN:NB_MEAN + NB_ACT], params[NB_MEAN + NB_ACT:]
+        if any(not _is_int(c) or abs(_unzigzag(c)) > CTX_MAX_COEFF for c in mean):
+            return f"a prediction coefficient is outside -{CTX_MAX_COEFF}..{CTX_MAX_COEFF}"
+        if any(not _is_int(d) or not 0 <= d <= CTX_MAX_COEFF for d in act):
+            return f"an activity coefficient is outside 0..{CTX_MAX_COEFF}"
     for i in range(0, len(params), per):
         *Z, S, K = params[i:i + per]
         if Z and (not _is_int(Z[0]) or not 1 <= Z[0] < ZERO_ONE):

@@ -55,8 +55,8 @@ class Trainer:
                  run_dir: Path | None = None, fingerprint: dict | None = None, show_progress: bool = True,
                  phase: str = "fit", extra_loss=None):
         # phase names the checkpoint file and the progress bar; extra_loss(idx) (e.g. a rate term; idx the
-        # batch's frame indices)
-        # is added to the distortion at every step.
+        # batch's frame indices) is added to the distortion at every step, its at(p), if it has one, called
+        # before the step at the schedule's progress p.
         self.phase = phase
         self.extra_loss = extra_loss
         self.model = model
@@ -251,6 +251,8 @@ class Trainer:
                         break  # the time budget ends inside an epoch: stop here, not an epoch later
                     self._in_step = True
                     t_step = time.perf_counter()
+                    if hasattr(self.extra_loss, "at"):  # a schedule of its own (the rate term's soft rounding)
+                        self.extra_loss.at(p)
                     mse_sum += self._train_step(idx, learning_rate(p, cfg.lr, cfg.warmup))
                     st.step += 1
                     st.batch = b + 1

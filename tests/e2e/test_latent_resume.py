@@ -1,5 +1,5 @@
-"""model=latent (3D grids, their own learning rate): Ctrl-C mid-epoch, then --resume, writes the file an
-uninterrupted run writes, byte for byte (CPU)."""
+"""model=latent (3D grids, their own learning rate; soft rounding annealed over the fit): Ctrl-C mid-epoch,
+then --resume, writes the file an uninterrupted run writes, byte for byte (CPU)."""
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,15 +16,37 @@ FIT = ["model=latent", "model.levels=3", "model.hidden=8", "model.t_stride_max=4
        "train.lr=2e-2", "train.checkpoint_every=1", "device=cpu"]
 
 
-def test_latent_fit_interrupted_mid_epoch_resumes_to_the_same_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize("extra", [[], ["compress.soft_round=[0.3,0.1]"]], ids=["noise", "soft_round"])
+def test_latent_fit_interrupted_mid_epoch_resumes_to_the_same_file(tmp_path, monkeypatch, extra):
     clip = tmp_path / "clip.mkv"
     write_video(Video(moving_gradient(), Fraction(25)), str(clip), pix_fmt="rgb")
-    clean = api.fit(clip, FIT, out=tmp_path / "clean.bin", outputs_root=tmp_path / "a", show_progress=False)
+    clean = api.fit(clip, FIT + extra, out=tmp_path / "clean.bin", outputs_root=tmp_path / "a", show_progress=False)
     out = tmp_path / "resumed.bin"
     interrupt_at_step(monkeypatch, 5)  # epoch 1, batch 2 of 3 of the fit
     with pytest.raises(FitInterrupted) as info:
-        api.fit(clip, FIT, out=out, outputs_root=tmp_path / "b", show_progress=False)
+        api.fit(clip, FIT + extra, out=out, outputs_root=tmp_path / "b", show_progress=False)
     monkeypatch.undo()
     run_dir = Path(str(info.value).rsplit("--resume ", 1)[1])
     api.fit(resume=run_dir, show_progress=False)
     assert out.read_bytes() == Path(clean["file"]).read_bytes()
+
+
+def test_the_fit_anneals_soft_rounding_step_by_step_and_the_phases_hold_it(tmp_path, monkeypatch):
+    from inr_codec.compress import learned_quant as lq
+    seen = []
+    real = lq.RateTerm.at
+
+    def spy(self, p):
+        real(self, p)
+        seen.append((self.anneal, p, next(q.alpha for q in self.quants if q.alpha is not None)))
+
+    monkeypatch.setattr(lq.RateTerm, "at", spy)
+    clip = tmp_path / "clip.mkv"
+    write_video(Video(moving_gradient(), Fraction(25)), str(clip), pix_fmt="rgb")
+    api.fit(clip, FIT + ["compress.soft_round=[0.3,0.1]"], out=tmp_path / "a.bin", outputs_root=tmp_path,
+            show_progress=False)
+    fit = [(p, a) for anneal, p, a in seen if anneal]
+    assert len(fit) == 12 and fit[0] == (0.0, pytest.approx(1 / 0.3))  # 4 epochs of 3 batches
+    assert all(a1 > a0 for (_, a0), (_, a1) in zip(fit, fit[1:]))      # sharper at every step
+    held = [a for anneal, _, a in seen if not anneal]
+    assert held and held == pytest.approx([1 / 0.1] * len(held))

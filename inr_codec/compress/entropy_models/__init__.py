@@ -7,16 +7,20 @@
 * ``previous_frame.PreviousFrame`` (coder ``laplace_prev``): per-frame latents predicted from the
   previous frame, one Laplace per channel (HNeRV's embeddings);
 * ``latent_context.LatentContext`` (coder ``laplace_ctx``): latent grids predicted from the previous
-  frame and a checkerboard of the current one, a Laplace per pass and activity bucket (``model=latent``).
+  frame and a checkerboard of the current one, a Laplace per pass and activity bucket (``model=latent``);
+* ``latent_neighbours.LatentNeighbours`` (coder ``laplace_nb``): the same passes with a weight per
+  neighbour and a learned scale rule (``compress.latent_model=nb``).
 """
 from __future__ import annotations
 
 from .base import EntropyModel
 from .factorized import Factorized, ZeroFactorized
 from .latent_context import LatentContext
+from .latent_neighbours import LatentNeighbours
 from .previous_frame import PreviousFrame
 
-MODELS: dict[str, EntropyModel] = {m.coder: m for m in (Factorized(), ZeroFactorized(), PreviousFrame(), LatentContext())}
+MODELS: dict[str, EntropyModel] = {m.coder: m for m in (Factorized(), ZeroFactorized(), PreviousFrame(), LatentContext(),
+                                                          LatentNeighbours())}
 
 
 def model_for(coder: str) -> EntropyModel:

@@ -94,3 +94,47 @@ def best_b(symbols: np.ndarray) -> float:
     return math.exp((lo + hi) / 2)
 
 
+
+
+# -- the discretised Laplace about a fractional mean (laplace_nb, format 1.5) ----------------------------
+PHASES = 8  # the mean's fraction is coded in eighths: j / PHASES, j = 0 .. PHASES - 1
+
+
+def quarter_powers(S: int, n: int) -> list[int]:
+    """s**(i/4) in Q32 for i = 0 .. n - 1: s**(1/4) by two exact integer square roots, then repeated
+    products (each truncated), integers only, so every decoder derives the same values."""
+    u = math.isqrt(math.isqrt(S << 32) << 32)  # s**(1/2), then s**(1/4), Q32
+    out, v = [], ONE
+    for _ in range(n):
+        out.append(v)
+        v = (v * u) >> 32
+    return out
+
+
+def phase_frequencies(S: int, K: int) -> list[np.ndarray]:
+    """For each phase j, the integer masses (uint64, all >= 1) of symbols -K..K for a Laplace of parameter
+    ``S`` about the mean ``j / PHASES``: symbol k lies x = k - j/8 from it and has mass
+
+        |x| >= 1/2:  (1 - s**2) / 2 * s**(2|x| - 1)        |x| < 1/2:  1 - (s**(1 - 2x) + s**(1 + 2x)) / 2
+
+    (the exponents are whole quarters, ``quarter_powers``)."""
+    if not 1 <= S < ONE:
+        raise ValueError(f"Laplace parameter {S} is outside 1..2**32-1")
+    if not 0 <= K <= MAX_K:
+        raise ValueError(f"Laplace range {K} is outside 0..{MAX_K}")
+    pw = quarter_powers(S, 8 * K + 12)
+    tail_scale = ONE - pw[8]  # 1 - s**2, Q32
+    tables = []
+    for j in range(PHASES):
+        row = []
+        for k in range(-K, K + 1):
+            e = 8 * k - j  # 8x
+            if e >= 4:
+                m = (tail_scale * pw[e - 4]) >> 33
+            elif e <= -4:
+                m = (tail_scale * pw[-e - 4]) >> 33
+            else:
+                m = ONE - ((pw[4 - e] + pw[4 + e]) >> 1)
+            row.append(max(m, 1))
+        tables.append(np.array(row, dtype=np.uint64))
+    return tables

@@ -1,0 +1,333 @@
+"""A wider context model for latent grids (coder ``laplace_nb``, format 1.5; ``compress.latent_model=nb``).
+
+As ``latent_context`` (the previous slice of the level, ``q[-1] = 0``, and a checkerboard of the current
+one, decoded in two parallel passes), but every neighbour has a weight of its own, and the Laplace's
+scale is predicted by a learned linear rule instead of a fixed activity:
+
+* features of pass A (the anchors, (y + x) even): the previous slice's 3x3 neighbourhood of (y, x),
+  ``f_0 … f_8`` in raster order (zero outside); pass B adds the current slice's four anchors around
+  (y, x), ``f_9 … f_12`` (north, south, west, east);
+* the mean, an integer linear prediction with stored fixed-point coefficients (9 for pass A, 13 for B),
+  kept to an eighth (a fractional mean: most of this model's gain over laplace_ctx)::
+
+      m8 = (sum_i c_i * f_i + 2**(P-4)) >> (P-3)        (int64, arithmetic shift: floor)
+      base = m8 >> 3,  phase j = m8 & 7                 (the mean is base + j/8)
+
+* the activity, a predicted scale in fixed point with stored non-negative coefficients
+  (a floor ``d_floor`` and 9 / 13 weights of the features' magnitudes)::
+
+      act = d_floor + sum_i d_i * |f_i|
+
+  and the bucket ``k`` = the number of ``THRESHOLDS`` (half octaves of scale from ``B0``) at or below
+  ``act``; the residual ``q - base`` is coded under the discretised Laplace (S, K) of (pass, bucket) about
+  the mean ``j/8`` (``laplace.phase_frequencies``).
+
+Every quantity is an integer the decoder holds exactly, so the tables and symbols are identical on every
+machine, thread count and dtype by construction. Stored parameters: the 22 mean coefficients (zigzagged),
+the 2 floors and 22 activity weights (plain), then S, K of each of the 2 x BUCKETS streams. Coding order:
+slice by slice, pass A then B, bucket by bucket, phase by phase, positions in raster order within.
+
+Training (``rate_bits``) evaluates the same rule in float with the learned coefficients (``aux``: the 22
+mean coefficients, then the 22 activity weights; ``log_b``: the two floors), rounding the neighbours to
+integers and the mean to eighths straight-through, each residual under a Laplace of scale ``act``
+itself; the file then fits each bucket's Laplace to its residuals.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ...container.format import unzigzag, zigzag
+from . import laplace
+from .base import CODER_PRECISION, EntropyModel, categorical
+from .laplace import PHASES
+from .latent_context import MAX_COEFF, P, _previous, anchors, fixed_coeffs
+
+FEATURES_A, FEATURES_B = 9, 13
+MEAN_COEFFS = FEATURES_A + FEATURES_B           # 22
+ACT_COEFFS = 2 + FEATURES_A + FEATURES_B        # floors of pass A and B, then the weights: 24
+COEFFS = MEAN_COEFFS + ACT_COEFFS
+BUCKETS = 16
+STREAMS = 2 * BUCKETS
+B0 = 0.08                                       # the first bucket's upper scale; then half octaves
+THRESHOLDS = [int(round(B0 * 2 ** (k / 2) * (1 << P))) for k in range(BUCKETS - 1)]
+OFFSETS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+CURRENT = [(-1, 0), (1, 0), (0, -1), (0, 1)]    # north, south, west, east
+
+
+def _shift(p: np.ndarray, dy: int, dx: int, h: int, w: int) -> np.ndarray:
+    return p[..., 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+
+
+def features(prev: np.ndarray, cur_anchors: np.ndarray | None) -> list[np.ndarray]:
+    """The features of every position of a (…, H, W) slice: pass A's 9 (``cur_anchors`` None), else 13."""
+    h, w = prev.shape[-2:]
+    pad = [(0, 0)] * (prev.ndim - 2) + [(1, 1), (1, 1)]
+    p = np.pad(prev, pad)
+    out = [_shift(p, dy, dx, h, w) for dy, dx in OFFSETS]
+    if cur_anchors is not None:
+        c = np.pad(np.where(anchors(h, w), cur_anchors, 0), pad)
+        out += [_shift(c, dy, dx, h, w) for dy, dx in CURRENT]
+    return out
+
+
+def bucket_of(act: np.ndarray) -> np.ndarray:
+    b = np.zeros(act.shape, dtype=np.int64)
+    for t in THRESHOLDS:
+        b += act >= t
+    return b
+
+
+def predict(mean, act, prev: np.ndarray, cur_anchors: np.ndarray | None):
+    """(base, phase, bucket) at every position of one pass, from the integer coefficients ``mean`` (22)
+    and ``act`` (24)."""
+    f = features(prev, cur_anchors)
+    if cur_anchors is None:
+        c, d0, d = mean[:FEATURES_A], act[0], act[2:2 + FEATURES_A]
+    else:
+        c, d0, d = mean[FEATURES_A:], act[1], act[2 + FEATURES_A:]
+    acc = np.zeros(prev.shape, np.int64) + sum(int(ci) * fi for ci, fi in zip(c, f) if ci)
+    a = np.zeros(prev.shape, np.int64) + int(d0) + sum(int(di) * np.abs(fi) for di, fi in zip(d, f) if di)
+    m8 = (acc + (1 << (P - 4))) >> (P - 3)
+    return m8 >> 3, m8 & (PHASES - 1), bucket_of(a)
+
+
+def residual_streams(q: np.ndarray, mean, act) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(residuals, phases) of each (pass, bucket) stream over the whole tensor (for fitting and estimates)."""
+    q = np.asarray(q, dtype=np.int64)
+    prev = _previous(q)
+    mask = anchors(*q.shape[-2:])
+    out = []
+    for pass_b, m in ((False, mask), (True, ~mask)):
+        base, ph, b = predict(mean, act, prev, q if pass_b else None)
+        r, ph, b = (q - base)[:, m], ph[:, m], b[:, m]
+        out += [(r[b == k], ph[b == k]) for k in range(BUCKETS)]
+    return out
+
+
+def least_squares(q: np.ndarray) -> list[float]:
+    """Mean coefficients minimising each pass's squared residual (a start when none was trained)."""
+    q = np.asarray(q, dtype=np.float64)
+    prev, mask = _previous(q), anchors(*q.shape[-2:])
+    out = []
+    for pass_b, m in ((False, mask), (True, ~mask)):
+        x = np.stack([f[:, m].reshape(-1) for f in features(prev, q if pass_b else None)], axis=1)
+        y = q[:, m].reshape(-1)
+        out += list(np.linalg.solve(x.T @ x + 1e-6 * np.eye(x.shape[1]), x.T @ y) if y.size else
+                    np.zeros(x.shape[1]))
+    return out
+
+
+# Without trained weights: the scale follows the magnitude of the previous slice's latent and of the
+# current neighbours, as latent_context's fixed activity does.
+DEFAULT_ACT = [0.1, 0.1] + [0.0] * 4 + [0.5] + [0.0] * 4 + [0.0] * 4 + [0.5] + [0.0] * 4 + [0.125] * 4
+
+
+def fixed_act(a) -> list[int]:
+    return [int(min(max(round(abs(float(x)) * (1 << P)), 0), MAX_COEFF)) for x in a]
+
+
+class LatentNeighbours(EntropyModel):
+    coder = "laplace_nb"
+    zero_inflated = False
+    frame_sampled = True
+
+    def model_count(self, shape):
+        return STREAMS
+
+    def mean_coefficients(self, params) -> list[int]:
+        return [unzigzag(int(u)) for u in params[:MEAN_COEFFS]]
+
+    def act_coefficients(self, params) -> list[int]:
+        return [int(u) for u in params[MEAN_COEFFS:COEFFS]]
+
+    def split(self, params):
+        rest = params[COEFFS:]
+        return [tuple(rest[i:i + 2]) for i in range(0, len(rest), 2)]
+
+    def check(self, params, shape):
+        if len(shape) != 3:
+            return f"a {self.coder} tensor needs 3 dimensions (frames, height, width), not {len(shape)}"
+        if len(params) != COEFFS + 2 * STREAMS:
+            return f"{len(params)} model parameters, {COEFFS + 2 * STREAMS} expected"
+        if any(abs(c) > MAX_COEFF for c in self.mean_coefficients(params)) or \
+                any(not 0 <= d <= MAX_COEFF for d in self.act_coefficients(params)):
+            return f"a context coefficient is outside -{MAX_COEFF}..{MAX_COEFF} (activity: 0..{MAX_COEFF})"
+        for p in self.split(params):
+            problem = self.check_model(p)
+            if problem:
+                return problem
+        return None
+
+    def fit(self, q, hint=None):
+        """Of the trained coefficients (``hint``: the 22 mean coefficients, then 24 activity ones) and the
+        least-squares mean with the default activity, whichever codes ``q`` in fewer bits."""
+        q = np.asarray(q, dtype=np.int64)
+        candidates = [(least_squares(q), DEFAULT_ACT)]
+        if hint is not None:
+            hint = np.asarray(hint, dtype=np.float64)
+            candidates.append((hint[:MEAN_COEFFS], hint[MEAN_COEFFS:]))
+        best = None
+        for mean_f, act_f in candidates:
+            mean, act = fixed_coeffs(mean_f), fixed_act(act_f)
+            params = [zigzag(x) for x in mean] + act + \
+                [x for st in residual_streams(q, mean, act) for x in self._fit_stream(st)]
+            bits = self.estimate_bits(q, params)
+            if best is None or bits < best[0]:
+                best = (bits, params)
+        return best[1]
+
+    def _fit_stream(self, stream):
+        """A stream's (S, K): the scale that codes its residuals about their means best; one that codes
+        nothing (empty or all zero) stores S = 1, a one-byte uvar."""
+        r, ph = stream
+        k = int(np.abs(r).max()) if r.size else 0
+        if k == 0:
+            return 1, 0
+        if k > laplace.MAX_K:
+            raise ValueError(f"symbols reach {k}, beyond the model's range {laplace.MAX_K}")
+        return laplace.fixed_s(laplace.best_b(r - ph / PHASES)), k
+
+    def estimate_bits(self, q, params):
+        streams = residual_streams(q, self.mean_coefficients(params), self.act_coefficients(params))
+        return sum(self._stream_bits(s, p) for s, p in zip(streams, self.split(params)))
+
+    @staticmethod
+    def _stream_bits(stream, p) -> float:
+        """Ideal code length under the coder's tables (see ``EntropyModel.estimate_bits``)."""
+        (r, ph), (S, K) = stream, p
+        if K == 0 or not r.size:
+            return 0.0
+        unit, total = 2.0 ** -CODER_PRECISION, 0.0
+        for j, f in enumerate(laplace.phase_frequencies(S, K)):
+            sel = r[ph == j]
+            if sel.size:
+                f = f.astype(np.float64)
+                prob = f / f.sum() * (1.0 - f.size * unit) + unit
+                total += float(-np.log2(prob[sel + K]).sum())
+        return total
+
+    # -- coding, slice by slice --------------------------------------------------------------------
+    def _setup(self, params):
+        models = self.split(params)
+        tables = [[categorical(f) for f in laplace.phase_frequencies(*p)] if p[1] > 0 else None for p in models]
+        return self.mean_coefficients(params), self.act_coefficients(params), [p[1] for p in models], tables
+
+    def encode(self, q, params):
+        import constriction
+        q = np.asarray(q, dtype=np.int64)
+        mean, act, ks, tables = self._setup(params)
+        mask = anchors(*q.shape[-2:])
+        enc = constriction.stream.queue.RangeEncoder()
+        prev = np.zeros_like(q[:1])
+        for t in range(q.shape[0]):
+            cur = q[t:t + 1]
+            for i, (pass_b, m) in enumerate(((False, mask), (True, ~mask))):
+                base, ph, b = predict(mean, act, prev, cur if pass_b else None)
+                r, ph, b = (cur - base)[0][m], ph[0][m], b[0][m]
+                for k in range(BUCKETS):
+                    sel, K = b == k, ks[i * BUCKETS + k]
+                    s, sph = r[sel], ph[sel]
+                    if s.size and np.abs(s).max() > K:
+                        raise ValueError("symbols outside the model's range")
+                    if not s.size or K == 0:
+                        continue
+                    for j in range(PHASES):
+                        sj = s[sph == j]
+                        if sj.size:
+                            enc.encode((sj + K).astype(np.int32), tables[i * BUCKETS + k][j])
+            prev = cur
+        return enc.get_compressed().astype("<u4").tobytes()
+
+    def decode(self, payload, params, shape):
+        import constriction
+        if len(payload) % 4:
+            raise ValueError("range payload length is not a multiple of 4")
+        problem = self.check(params, shape)
+        if problem:
+            raise ValueError(problem)
+        dec = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
+        mean, act, ks, tables = self._setup(params)
+        T, H, W = shape
+        mask = anchors(H, W)
+        q = np.zeros((T, H, W), dtype=np.int64)
+        prev = np.zeros((1, H, W), dtype=np.int64)
+        try:
+            for t in range(T):
+                cur = q[t:t + 1]
+                for i, (pass_b, m) in enumerate(((False, mask), (True, ~mask))):
+                    base, ph, b = predict(mean, act, prev, cur if pass_b else None)
+                    base, ph, b = base[0][m], ph[0][m], b[0][m]
+                    r = np.zeros(base.shape, dtype=np.int64)
+                    for k in range(BUCKETS):
+                        K = ks[i * BUCKETS + k]
+                        if K == 0:
+                            continue
+                        for j in range(PHASES):
+                            sel = (b == k) & (ph == j)
+                            n = int(sel.sum())
+                            if n:
+                                r[sel] = np.asarray(dec.decode(tables[i * BUCKETS + k][j], n), dtype=np.int64) - K
+                    cur[0][m] = base + r
+                prev = cur
+        except Exception as e:  # constriction reports invalid data with various types
+            raise ValueError(f"range decoding failed ({e})") from None
+        if not dec.maybe_exhausted():
+            raise ValueError("the payload holds more data than its symbols")
+        if q.size and np.abs(q).max() > 2 ** 31 - 1:
+            raise ValueError("decoded latents overflow")
+        q = q.astype(np.int32)
+        if self.encode(q, params) != bytes(payload):  # see EntropyModel.decode
+            raise ValueError("the payload does not agree with its entropy model")
+        return q
+
+    # -- training ----------------------------------------------------------------------------------
+    @staticmethod
+    def rate_bits(y: torch.Tensor, log_b: torch.Tensor, aux: torch.Tensor | None = None,
+                  frames: torch.Tensor | None = None) -> torch.Tensor:
+        """Bits of continuous latents ``y`` (slices, h, w) under the rule above in float: mean coefficients
+        ``aux[:22]``, activity weights ``|aux[22:]|``, floors ``exp(log_b)`` (pass A, B); with ``frames``,
+        the bits of those slices (each given its predecessor) times slices / len(frames)."""
+        yr = y + (torch.round(y) - y).detach()
+        prev = torch.cat([torch.zeros_like(yr[:1]), yr[:-1]], dim=0)
+        scale = 1.0
+        if frames is not None:
+            frames = torch.unique(frames.to(y.device))
+            scale = y.shape[0] / len(frames)
+            y, yr, prev = y[frames], yr[frames], prev[frames]
+        mask = torch.from_numpy(anchors(*y.shape[-2:])).to(y.device)
+        kernels = torch.zeros(FEATURES_B, 1, 3, 3, dtype=y.dtype, device=y.device)
+        for i, (dy, dx) in enumerate(OFFSETS + CURRENT):
+            kernels[i, 0, 1 + dy, 1 + dx] = 1.0
+        fp = F.conv2d(prev[:, None], kernels[:FEATURES_A], padding=1)                    # (T, 9, H, W)
+        fc = F.conv2d(torch.where(mask, yr, torch.zeros_like(yr))[:, None], kernels[FEATURES_A:], padding=1)
+        f = torch.cat([fp, fc], dim=1)                                                     # (T, 13, H, W)
+        a = aux.to(y.dtype)
+        ca, cb = a[:FEATURES_A], a[FEATURES_A:MEAN_COEFFS]
+        da, db = a[MEAN_COEFFS:MEAN_COEFFS + FEATURES_A].abs(), a[MEAN_COEFFS + FEATURES_A:].abs()
+        floor = log_b.exp().to(y.dtype)
+        mu_a = torch.einsum("c,tchw->thw", ca, fp)
+        mu_b = torch.einsum("c,tchw->thw", cb, f)
+        act_a = floor[0] + torch.einsum("c,tchw->thw", da, fp.abs())
+        act_b = floor[1] + torch.einsum("c,tchw->thw", db, f.abs())
+        mu = torch.where(mask, mu_a, mu_b)
+        mu = mu + (torch.round(mu * PHASES) / PHASES - mu).detach()
+        b = torch.where(mask, act_a, act_b).clamp_min(B0 / 4)
+        return laplace.rate_bits(y - mu, b).sum() * scale
+
+    @staticmethod
+    def initial(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training's start (log_b's floors, aux): each latent predicted by the previous slice's, as the
+        first context model does, the default activity."""
+        mean = torch.zeros(MEAN_COEFFS)
+        mean[4], mean[FEATURES_A + 4] = 1.0, 1.0
+        floor = y.abs().mean().clamp_min(0.05).expand(2).clone()
+        act = torch.tensor(DEFAULT_ACT[2:], dtype=torch.float32).clamp_min(0.02)  # |0| would get no gradient
+        return floor, torch.cat([mean, act])
+
+    @staticmethod
+    def hint(log_b: torch.Tensor, aux: torch.Tensor) -> np.ndarray:
+        """What ``fit`` takes from training: the mean coefficients, the floors, the activity weights."""
+        a = aux.detach().cpu().double().numpy()
+        return np.concatenate([a[:MEAN_COEFFS], log_b.detach().cpu().double().exp().numpy(), a[MEAN_COEFFS:]])
