@@ -33,7 +33,8 @@ import torch.nn.functional as F
 
 from ...container.format import unzigzag, zigzag  # the container's own signed-integer mapping
 from . import laplace
-from .base import EntropyModel, categorical
+from .base import categorical
+from .slice_coding import SliceCoded, anchors, previous
 
 P = 12                         # fixed-point bits of the prediction coefficients
 COEFFS = 5                     # a0, a1 (pass A); b0, b1, b2 (pass B)
@@ -46,10 +47,6 @@ def _cross(a: np.ndarray) -> np.ndarray:
     """Sum of the four neighbours over the last two axes, zero outside (int64)."""
     p = np.pad(a, [(0, 0)] * (a.ndim - 2) + [(1, 1), (1, 1)])
     return p[..., :-2, 1:-1] + p[..., 2:, 1:-1] + p[..., 1:-1, :-2] + p[..., 1:-1, 2:]
-
-
-def anchors(h: int, w: int) -> np.ndarray:
-    return (np.add.outer(np.arange(h), np.arange(w)) % 2) == 0
 
 
 def bucket_of(act: np.ndarray) -> np.ndarray:
@@ -77,14 +74,10 @@ def predict(coeffs, prev: np.ndarray, cur_anchors: np.ndarray | None):
     return (acc + (1 << (P - 1))) >> P, bucket_of(act)
 
 
-def _previous(q: np.ndarray) -> np.ndarray:
-    return np.concatenate([np.zeros_like(q[:1]), q[:-1]], axis=0)
-
-
 def residual_streams(q: np.ndarray, coeffs) -> list[np.ndarray]:
     """The residuals of each (pass, bucket) stream over the whole tensor (for fitting and estimates)."""
     q = np.asarray(q, dtype=np.int64)
-    prev = _previous(q)
+    prev = previous(q)
     mask = anchors(*q.shape[-2:])
     out = []
     for pass_b, m in ((False, mask), (True, ~mask)):
@@ -101,7 +94,7 @@ def fixed_coeffs(a) -> list[int]:
 def least_squares(q: np.ndarray) -> list[float]:
     """Coefficients minimising the squared residual of each pass (a starting point when none was trained)."""
     q = np.asarray(q, dtype=np.float64)
-    prev = _previous(q)
+    prev = previous(q)
     mask = anchors(*q.shape[-2:])
     fa = [prev[:, mask], _cross(prev)[:, mask]]
     fb = [prev[:, ~mask], _cross(prev)[:, ~mask], _cross(np.where(mask, q, 0))[:, ~mask]]
@@ -115,33 +108,18 @@ def least_squares(q: np.ndarray) -> list[float]:
     return out
 
 
-class LatentContext(EntropyModel):
+class LatentContext(SliceCoded):
     coder = "laplace_ctx"
     zero_inflated = False
-    frame_sampled = True  # rate_bits can count a batch's frames only
-
-    def model_count(self, shape):
-        return STREAMS
+    coefficient_count, stream_count = COEFFS, STREAMS
 
     # -- parameters: COEFFS zigzagged coefficients, then S, K per stream ---------------------------
     def coefficients(self, params) -> list[int]:
         return [unzigzag(int(u)) for u in params[:COEFFS]]
 
-    def split(self, params):
-        rest = params[COEFFS:]
-        return [tuple(rest[i:i + 2]) for i in range(0, len(rest), 2)]
-
-    def check(self, params, shape):
-        if len(shape) != 3:
-            return f"a {self.coder} tensor needs 3 dimensions (frames, height, width), not {len(shape)}"
-        if len(params) != COEFFS + 2 * STREAMS:
-            return f"{len(params)} model parameters, {COEFFS + 2 * STREAMS} expected"
+    def check_coefficients(self, params):
         if any(abs(c) > MAX_COEFF for c in self.coefficients(params)):
             return f"a prediction coefficient is outside -{MAX_COEFF}..{MAX_COEFF}"
-        for p in self.split(params):
-            problem = self.check_model(p)
-            if problem:
-                return problem
         return None
 
     def fit(self, q, hint=None):
@@ -168,68 +146,33 @@ class LatentContext(EntropyModel):
         streams = residual_streams(q, self.coefficients(params))
         return sum(self.stream_bits(s, p) for s, p in zip(streams, self.split(params)))
 
-    # -- coding, frame by frame --------------------------------------------------------------------
-    def _tables(self, params):
-        return [categorical(self.frequencies(p)) if p[1] > 0 else None for p in self.split(params)]
+    # -- coding, frame by frame (slice_coding.SliceCoded) ------------------------------------------
+    def _setup(self, params):
+        tables = [categorical(self.frequencies(p)) if p[1] > 0 else None for p in self.split(params)]
+        return self.coefficients(params), [p[1] for p in self.split(params)], tables
 
-    def encode(self, q, params):
-        import constriction
-        q = np.asarray(q, dtype=np.int64)
-        coeffs, ks, tables = self.coefficients(params), [p[1] for p in self.split(params)], self._tables(params)
-        mask = anchors(*q.shape[-2:])
-        enc = constriction.stream.queue.RangeEncoder()
-        prev = np.zeros_like(q[:1])
-        for t in range(q.shape[0]):
-            cur = q[t:t + 1]
-            for i, (pass_b, m) in enumerate(((False, mask), (True, ~mask))):
-                mu, b = predict(coeffs, prev, cur if pass_b else None)
-                r, b = (cur - mu)[0][m], b[0][m]
-                for k in range(BUCKETS):
-                    s, K = r[b == k], ks[i * BUCKETS + k]
-                    if s.size and np.abs(s).max() > K:
-                        raise ValueError("symbols outside the model's range")
-                    if s.size and K > 0:
-                        enc.encode((s + K).astype(np.int32), tables[i * BUCKETS + k])
-            prev = cur
-        return enc.get_compressed().astype("<u4").tobytes()
+    def _encode_pass(self, enc, setup, i, prev, cur, mask):
+        coeffs, ks, tables = setup
+        mu, b = predict(coeffs, prev, cur if i else None)
+        r, b = (cur - mu)[0][mask], b[0][mask]
+        for k in range(BUCKETS):
+            s, K = r[b == k], ks[i * BUCKETS + k]
+            if s.size and np.abs(s).max() > K:
+                raise ValueError("symbols outside the model's range")
+            if s.size and K > 0:
+                enc.encode((s + K).astype(np.int32), tables[i * BUCKETS + k])
 
-    def decode(self, payload, params, shape):
-        import constriction
-        if len(payload) % 4:
-            raise ValueError("range payload length is not a multiple of 4")
-        problem = self.check(params, shape)
-        if problem:
-            raise ValueError(problem)
-        dec = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
-        coeffs, ks, tables = self.coefficients(params), [p[1] for p in self.split(params)], self._tables(params)
-        T, H, W = shape
-        mask = anchors(H, W)
-        q = np.zeros((T, H, W), dtype=np.int64)
-        prev = np.zeros((1, H, W), dtype=np.int64)
-        try:
-            for t in range(T):
-                cur = q[t:t + 1]
-                for i, (pass_b, m) in enumerate(((False, mask), (True, ~mask))):
-                    mu, b = predict(coeffs, prev, cur if pass_b else None)
-                    mu, b = mu[0][m], b[0][m]
-                    r = np.zeros(mu.shape, dtype=np.int64)
-                    for k in range(BUCKETS):
-                        sel, K = b == k, ks[i * BUCKETS + k]
-                        n = int(sel.sum())
-                        if n and K > 0:
-                            r[sel] = np.asarray(dec.decode(tables[i * BUCKETS + k], n), dtype=np.int64) - K
-                    cur[0][m] = mu + r
-                prev = cur
-        except Exception as e:  # constriction reports invalid data with various types
-            raise ValueError(f"range decoding failed ({e})") from None
-        if not dec.maybe_exhausted():
-            raise ValueError("the payload holds more data than its symbols")
-        if q.size and np.abs(q).max() > 2 ** 31 - 1:
-            raise ValueError("decoded latents overflow")
-        q = q.astype(np.int32)
-        if self.encode(q, params) != bytes(payload):  # see EntropyModel.decode
-            raise ValueError("the payload does not agree with its entropy model")
-        return q
+    def _decode_pass(self, dec, setup, i, prev, cur, mask):
+        coeffs, ks, tables = setup
+        mu, b = predict(coeffs, prev, cur if i else None)
+        mu, b = mu[0][mask], b[0][mask]
+        r = np.zeros(mu.shape, dtype=np.int64)
+        for k in range(BUCKETS):
+            sel, K = b == k, ks[i * BUCKETS + k]
+            n = int(sel.sum())
+            if n and K > 0:
+                r[sel] = np.asarray(dec.decode(tables[i * BUCKETS + k], n), dtype=np.int64) - K
+        return mu + r
 
     # -- training ----------------------------------------------------------------------------------
     @staticmethod

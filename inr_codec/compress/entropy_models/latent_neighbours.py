@@ -40,9 +40,10 @@ import torch.nn.functional as F
 
 from ...container.format import unzigzag, zigzag
 from . import laplace
-from .base import CODER_PRECISION, EntropyModel, categorical
+from .base import CODER_PRECISION, categorical
 from .laplace import PHASES
-from .latent_context import MAX_COEFF, P, _previous, anchors, fixed_coeffs
+from .latent_context import MAX_COEFF, P, fixed_coeffs
+from .slice_coding import SliceCoded, anchors, previous
 
 FEATURES_A, FEATURES_B = 9, 13
 MEAN_COEFFS = FEATURES_A + FEATURES_B           # 22
@@ -96,7 +97,7 @@ def predict(mean, act, prev: np.ndarray, cur_anchors: np.ndarray | None):
 def residual_streams(q: np.ndarray, mean, act) -> list[tuple[np.ndarray, np.ndarray]]:
     """(residuals, phases) of each (pass, bucket) stream over the whole tensor (for fitting and estimates)."""
     q = np.asarray(q, dtype=np.int64)
-    prev = _previous(q)
+    prev = previous(q)
     mask = anchors(*q.shape[-2:])
     out = []
     for pass_b, m in ((False, mask), (True, ~mask)):
@@ -109,7 +110,7 @@ def residual_streams(q: np.ndarray, mean, act) -> list[tuple[np.ndarray, np.ndar
 def least_squares(q: np.ndarray) -> list[float]:
     """Mean coefficients minimising each pass's squared residual (a start when none was trained)."""
     q = np.asarray(q, dtype=np.float64)
-    prev, mask = _previous(q), anchors(*q.shape[-2:])
+    prev, mask = previous(q), anchors(*q.shape[-2:])
     out = []
     for pass_b, m in ((False, mask), (True, ~mask)):
         x = np.stack([f[:, m].reshape(-1) for f in features(prev, q if pass_b else None)], axis=1)
@@ -128,13 +129,10 @@ def fixed_act(a) -> list[int]:
     return [int(min(max(round(abs(float(x)) * (1 << P)), 0), MAX_COEFF)) for x in a]
 
 
-class LatentNeighbours(EntropyModel):
+class LatentNeighbours(SliceCoded):
     coder = "laplace_nb"
     zero_inflated = False
-    frame_sampled = True
-
-    def model_count(self, shape):
-        return STREAMS
+    coefficient_count, stream_count = COEFFS, STREAMS
 
     def mean_coefficients(self, params) -> list[int]:
         return [unzigzag(int(u)) for u in params[:MEAN_COEFFS]]
@@ -142,22 +140,10 @@ class LatentNeighbours(EntropyModel):
     def act_coefficients(self, params) -> list[int]:
         return [int(u) for u in params[MEAN_COEFFS:COEFFS]]
 
-    def split(self, params):
-        rest = params[COEFFS:]
-        return [tuple(rest[i:i + 2]) for i in range(0, len(rest), 2)]
-
-    def check(self, params, shape):
-        if len(shape) != 3:
-            return f"a {self.coder} tensor needs 3 dimensions (frames, height, width), not {len(shape)}"
-        if len(params) != COEFFS + 2 * STREAMS:
-            return f"{len(params)} model parameters, {COEFFS + 2 * STREAMS} expected"
+    def check_coefficients(self, params):
         if any(abs(c) > MAX_COEFF for c in self.mean_coefficients(params)) or \
                 any(not 0 <= d <= MAX_COEFF for d in self.act_coefficients(params)):
             return f"a context coefficient is outside -{MAX_COEFF}..{MAX_COEFF} (activity: 0..{MAX_COEFF})"
-        for p in self.split(params):
-            problem = self.check_model(p)
-            if problem:
-                return problem
         return None
 
     def fit(self, q, hint=None):
@@ -214,73 +200,37 @@ class LatentNeighbours(EntropyModel):
         tables = [[categorical(f) for f in laplace.phase_frequencies(*p)] if p[1] > 0 else None for p in models]
         return self.mean_coefficients(params), self.act_coefficients(params), [p[1] for p in models], tables
 
-    def encode(self, q, params):
-        import constriction
-        q = np.asarray(q, dtype=np.int64)
-        mean, act, ks, tables = self._setup(params)
-        mask = anchors(*q.shape[-2:])
-        enc = constriction.stream.queue.RangeEncoder()
-        prev = np.zeros_like(q[:1])
-        for t in range(q.shape[0]):
-            cur = q[t:t + 1]
-            for i, (pass_b, m) in enumerate(((False, mask), (True, ~mask))):
-                base, ph, b = predict(mean, act, prev, cur if pass_b else None)
-                r, ph, b = (cur - base)[0][m], ph[0][m], b[0][m]
-                for k in range(BUCKETS):
-                    sel, K = b == k, ks[i * BUCKETS + k]
-                    s, sph = r[sel], ph[sel]
-                    if s.size and np.abs(s).max() > K:
-                        raise ValueError("symbols outside the model's range")
-                    if not s.size or K == 0:
-                        continue
-                    for j in range(PHASES):
-                        sj = s[sph == j]
-                        if sj.size:
-                            enc.encode((sj + K).astype(np.int32), tables[i * BUCKETS + k][j])
-            prev = cur
-        return enc.get_compressed().astype("<u4").tobytes()
+    def _encode_pass(self, enc, setup, i, prev, cur, mask):
+        mean, act, ks, tables = setup
+        base, ph, b = predict(mean, act, prev, cur if i else None)
+        r, ph, b = (cur - base)[0][mask], ph[0][mask], b[0][mask]
+        for k in range(BUCKETS):
+            sel, K = b == k, ks[i * BUCKETS + k]
+            s, sph = r[sel], ph[sel]
+            if s.size and np.abs(s).max() > K:
+                raise ValueError("symbols outside the model's range")
+            if not s.size or K == 0:
+                continue
+            for j in range(PHASES):
+                sj = s[sph == j]
+                if sj.size:
+                    enc.encode((sj + K).astype(np.int32), tables[i * BUCKETS + k][j])
 
-    def decode(self, payload, params, shape):
-        import constriction
-        if len(payload) % 4:
-            raise ValueError("range payload length is not a multiple of 4")
-        problem = self.check(params, shape)
-        if problem:
-            raise ValueError(problem)
-        dec = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
-        mean, act, ks, tables = self._setup(params)
-        T, H, W = shape
-        mask = anchors(H, W)
-        q = np.zeros((T, H, W), dtype=np.int64)
-        prev = np.zeros((1, H, W), dtype=np.int64)
-        try:
-            for t in range(T):
-                cur = q[t:t + 1]
-                for i, (pass_b, m) in enumerate(((False, mask), (True, ~mask))):
-                    base, ph, b = predict(mean, act, prev, cur if pass_b else None)
-                    base, ph, b = base[0][m], ph[0][m], b[0][m]
-                    r = np.zeros(base.shape, dtype=np.int64)
-                    for k in range(BUCKETS):
-                        K = ks[i * BUCKETS + k]
-                        if K == 0:
-                            continue
-                        for j in range(PHASES):
-                            sel = (b == k) & (ph == j)
-                            n = int(sel.sum())
-                            if n:
-                                r[sel] = np.asarray(dec.decode(tables[i * BUCKETS + k][j], n), dtype=np.int64) - K
-                    cur[0][m] = base + r
-                prev = cur
-        except Exception as e:  # constriction reports invalid data with various types
-            raise ValueError(f"range decoding failed ({e})") from None
-        if not dec.maybe_exhausted():
-            raise ValueError("the payload holds more data than its symbols")
-        if q.size and np.abs(q).max() > 2 ** 31 - 1:
-            raise ValueError("decoded latents overflow")
-        q = q.astype(np.int32)
-        if self.encode(q, params) != bytes(payload):  # see EntropyModel.decode
-            raise ValueError("the payload does not agree with its entropy model")
-        return q
+    def _decode_pass(self, dec, setup, i, prev, cur, mask):
+        mean, act, ks, tables = setup
+        base, ph, b = predict(mean, act, prev, cur if i else None)
+        base, ph, b = base[0][mask], ph[0][mask], b[0][mask]
+        r = np.zeros(base.shape, dtype=np.int64)
+        for k in range(BUCKETS):
+            K = ks[i * BUCKETS + k]
+            if K == 0:
+                continue
+            for j in range(PHASES):
+                sel = (b == k) & (ph == j)
+                n = int(sel.sum())
+                if n:
+                    r[sel] = np.asarray(dec.decode(tables[i * BUCKETS + k][j], n), dtype=np.int64) - K
+        return base + r
 
     # -- training ----------------------------------------------------------------------------------
     @staticmethod

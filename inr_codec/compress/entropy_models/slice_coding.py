@@ -1,0 +1,106 @@
+"""What the latent grids' context models share: coding a (slices, height, width) grid slice by slice, each
+slice in two checkerboard passes (the anchors, (y + x) even, then the others), each pass given the
+previous slice (zeros before the first) and, in pass B, the slice's decoded anchors.
+
+A model states ``coefficient_count`` and ``stream_count`` and supplies ``check_coefficients(params)``,
+``_setup(params)`` (whatever its passes need, built once) and the two halves of a pass:
+``_encode_pass(enc, setup, i, prev, cur, mask)`` and ``_decode_pass(dec, setup, i, prev, cur, mask)``, the
+latter returning the pass's symbols at ``mask`` (``i`` 0 for pass A, 1 for pass B; ``cur`` is (1, H, W),
+in pass B with its anchors decoded). The decoder's checks are here, once: the payload's length, the
+parameters, an exhausted decoder, no overflow, and the symbols coding back to the payload exactly.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import EntropyModel
+
+
+def anchors(h: int, w: int) -> np.ndarray:
+    return (np.add.outer(np.arange(h), np.arange(w)) % 2) == 0
+
+
+def previous(q: np.ndarray) -> np.ndarray:
+    """Each slice's predecessor, zeros before the first."""
+    return np.concatenate([np.zeros_like(q[:1]), q[:-1]], axis=0)
+
+
+class SliceCoded(EntropyModel):
+    """Parameters: ``coefficient_count`` integers of the model's prediction, then S, K per stream."""
+    frame_sampled = True  # rate_bits can count a batch's slices only
+    coefficient_count = 0
+    stream_count = 0
+
+    def model_count(self, shape):
+        return self.stream_count
+
+    def split(self, params):
+        rest = params[self.coefficient_count:]
+        return [tuple(rest[i:i + 2]) for i in range(0, len(rest), 2)]
+
+    def check_coefficients(self, params) -> str | None:
+        raise NotImplementedError
+
+    def check(self, params, shape):
+        if len(shape) != 3:
+            return f"a {self.coder} tensor needs 3 dimensions (frames, height, width), not {len(shape)}"
+        expected = self.coefficient_count + 2 * self.stream_count
+        if len(params) != expected:
+            return f"{len(params)} model parameters, {expected} expected"
+        problem = self.check_coefficients(params)
+        for p in self.split(params):
+            problem = problem or self.check_model(p)
+        return problem
+
+    def _setup(self, params):
+        raise NotImplementedError
+
+    def _encode_pass(self, enc, setup, i: int, prev: np.ndarray, cur: np.ndarray, mask: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _decode_pass(self, dec, setup, i: int, prev: np.ndarray, cur: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def encode(self, q, params):
+        import constriction
+        q = np.asarray(q, dtype=np.int64)
+        setup = self._setup(params)
+        mask = anchors(*q.shape[-2:])
+        enc = constriction.stream.queue.RangeEncoder()
+        prev = np.zeros_like(q[:1])
+        for t in range(q.shape[0]):
+            cur = q[t:t + 1]
+            for i, m in enumerate((mask, ~mask)):
+                self._encode_pass(enc, setup, i, prev, cur, m)
+            prev = cur
+        return enc.get_compressed().astype("<u4").tobytes()
+
+    def decode(self, payload, params, shape):
+        import constriction
+        if len(payload) % 4:
+            raise ValueError("range payload length is not a multiple of 4")
+        problem = self.check(params, shape)
+        if problem:
+            raise ValueError(problem)
+        dec = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
+        setup = self._setup(params)
+        T, H, W = shape
+        mask = anchors(H, W)
+        q = np.zeros((T, H, W), dtype=np.int64)
+        prev = np.zeros((1, H, W), dtype=np.int64)
+        try:
+            for t in range(T):
+                cur = q[t:t + 1]
+                for i, m in enumerate((mask, ~mask)):
+                    cur[0][m] = self._decode_pass(dec, setup, i, prev, cur, m)
+                prev = cur
+        except Exception as e:  # constriction reports invalid data with various types
+            raise ValueError(f"range decoding failed ({e})") from None
+        if not dec.maybe_exhausted():
+            raise ValueError("the payload holds more data than its symbols")
+        if q.size and np.abs(q).max() > 2 ** 31 - 1:
+            raise ValueError("decoded latents overflow")
+        q = q.astype(np.int32)
+        if self.encode(q, params) != bytes(payload):  # see EntropyModel.decode
+            raise ValueError("the payload does not agree with its entropy model")
+        return q
