@@ -199,13 +199,16 @@ def validate(cfg: DictConfig) -> None:
         if cfg.compress.get("entropy", "static") != "learned":
             raise InputError("model=latent stores its grids under a learned context model: add compress=latent "
                              "(or compress=rd)")
+    elif cfg.compress.get("soft_round") is not None:
+        raise InputError(f"compress.soft_round={cfg.compress.soft_round} applies to model=latent's grids only; "
+                         f"drop it for model={cfg.model.name}")
 
 
 LATENT_ACTS = ("gelu", "relu")  # model=latent's synthesis activation (models/latent.py ACTIVATIONS)
 ENTROPY = ("static", "learned")
 STEPS = ("channel", "tensor")  # compress.steps: learned quantization steps per output channel or per tensor
-WEIGHT_MODELS = ("laplace", "laplace0", "best")
-LATENT_MODELS = ("ctx", "nb")  # compress.latent_model: the latent grids' context model (learned_quant.GRID_MODELS)  # compress.weight_model: the learned entropy model of weights and biases
+WEIGHT_MODELS = ("laplace", "laplace0", "best")  # compress.weight_model: the learned entropy model of weights and biases
+LATENT_MODELS = ("ctx", "nb")  # compress.latent_model: the latent grids' context model (learned_quant.GRID_MODELS)
 
 
 def _validate_entropy(c) -> None:

@@ -347,9 +347,13 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
 def _fingerprint(video: Video, cfg, arch: dict) -> dict:
     # sha1 of a buffer view: no copy of the frames  # noqa: S324 (identity, not security)
     digest = hashlib.sha1(memoryview(np.ascontiguousarray(video.frames))).hexdigest()[:16]  # noqa: S324
-    return {"video": f"{video.width}x{video.height}x{video.num_frames} sha1:{digest}",
-            "architecture": repr(sorted(arch.items())), "seed": int(cfg.seed),
-            "loss": cfg.train.loss, "batch_size": int(cfg.train.batch_size)}
+    fp = {"video": f"{video.width}x{video.height}x{video.num_frames} sha1:{digest}",
+          "architecture": repr(sorted(arch.items())), "seed": int(cfg.seed),
+          "loss": cfg.train.loss, "batch_size": int(cfg.train.batch_size)}
+    if cfg.model.name == "latent" and cfg.compress.get("entropy") == "learned":  # the grids' training under rate
+        c = cfg.compress
+        fp["grid_coding"] = f"latent_model={c.get('latent_model', 'ctx')} soft_round={c.get('soft_round')}"
+    return fp
 
 
 def _planned_prune(cfg, target: int | None) -> float:

@@ -23,6 +23,7 @@ integer model parameters), decoding each one back before it is returned.
 """
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -39,6 +40,7 @@ from .quantize import channel_axis, channel_scales
 from .target import target_bytes
 
 MAX_SYMBOL = 32767
+log = logging.getLogger("inr_codec.compress")
 
 
 class LearnedQuant(nn.Module):
@@ -203,12 +205,14 @@ class RateTerm:
     """The loss term: ``lmbda`` x the models' bpp estimate, or with a rate target ``lmbda`` x the target's
     penalty (bits per pixel as well). Called with the batch's frame indices (see ``LearnedQuant.rate_bits``).
     ``at(p)``, before each step at the schedule's progress p, sets soft rounding's temperature on the
-    latent grids: annealed from ``soft_round[0]`` to ``soft_round[1]`` over the fit (``anneal``), held at
-    the last one in the phases after it."""
+    latent grids by ``schedule``: ``anneal`` from ``soft_round[0]`` to ``soft_round[1]`` over the fit,
+    ``start`` held at the first (warm-up candidates), ``end`` held at the last (the phases after the fit)."""
+
+    SCHEDULES = ("anneal", "start", "end")
 
     def __init__(self, quants: list[LearnedQuant], lmbda: float, pixels: int, target_bytes: int | None = None,
-                 soft_round: tuple[float, float] | None = None, anneal: bool = True):
-        self.quants, self.lmbda, self.pixels, self.anneal = quants, lmbda, pixels, anneal
+                 soft_round: tuple[float, float] | None = None, schedule: str = "anneal"):
+        self.quants, self.lmbda, self.pixels, self.schedule = quants, lmbda, pixels, schedule
         self.budget = symbol_budget_bits(quants, target_bytes) if target_bytes is not None else None
         self.soft_round = tuple(float(t) for t in soft_round) if soft_round else None
 
@@ -222,20 +226,20 @@ class RateTerm:
         if self.soft_round is None:
             return
         t0, t1 = self.soft_round
-        t = t0 + (t1 - t0) * min(max(p, 0.0), 1.0) if self.anneal else t1
+        t = {"anneal": t0 + (t1 - t0) * min(max(p, 0.0), 1.0), "start": t0, "end": t1}[self.schedule]
         for q in self.quants:
             if is_grid(q.model):
                 q.alpha = 1.0 / t
 
 
-def fit_loss(quants: list[LearnedQuant], ccfg, frames, anneal: bool = True) -> RateTerm | None:
-    """The ``RateTerm`` of a fit (``anneal``) or a phase after it on ``frames``: ``compress.lmbda``, the
-    clip's pixels, the rate target of ``ccfg`` (compress.target_kb/target_bpp) where one is set and
-    ``compress.soft_round``; None when lmbda is 0."""
+def fit_loss(quants: list[LearnedQuant], ccfg, frames, schedule: str = "anneal") -> RateTerm | None:
+    """The ``RateTerm`` of a fit (``schedule`` anneal) or a phase after it (end) on ``frames``:
+    ``compress.lmbda``, the clip's pixels, the rate target of ``ccfg`` (compress.target_kb/target_bpp)
+    where one is set and ``compress.soft_round``; None when lmbda is 0."""
     if float(ccfg.lmbda) <= 0:
         return None
     return RateTerm(quants, float(ccfg.lmbda), len(frames) * frames.height * frames.width,
-                    target_bytes(ccfg, frames.width, frames.height, len(frames)), ccfg.get("soft_round"), anneal)
+                    target_bytes(ccfg, frames.width, frames.height, len(frames)), ccfg.get("soft_round"), schedule)
 
 
 def learned(decoder: nn.Module) -> bool:
@@ -267,8 +271,11 @@ def code(decoder: nn.Module, step_factor: float = 1.0, best: bool = False) -> li
         lq = _quant_of(mod, name)
         q, steps = symbols_and_steps(lq, mod.parametrizations[name].original, step_factor)
         if isinstance(lq.model, LatentNeighbours):  # its 110 parameters can outweigh a small level's payload
-            coded = [code_symbols(full, q, steps, lq.axis, lq.model, lq.model.hint(lq.log_b, lq.aux)),
-                     code_symbols(full, q, steps, lq.axis, MODELS[LatentContext.coder])]
+            coded = [code_symbols(full, q, steps, lq.axis, MODELS[LatentContext.coder])]
+            try:
+                coded.insert(0, code_symbols(full, q, steps, lq.axis, lq.model, lq.model.hint(lq.log_b, lq.aux)))
+            except ValueError as e:  # residuals beyond its range
+                log.info("%s: written with %s (%s)", full, LatentContext.coder, e)
         else:
             kinds = BEST_OF if best and lq.model.coder in BEST_OF else (lq.model.coder,)
             hint = lq.aux.detach().cpu().numpy() if lq.aux is not None else None

@@ -26,6 +26,7 @@ CTX_STREAMS = 16
 NB_MEAN = 22
 NB_ACT = 24
 NB_STREAMS = 32
+NB_MAX_K = 4095              # laplace_nb's K (its tables are built per phase)
 GRID_CODERS = ("laplace_ctx", "laplace_nb")  # (frames, height, width) grids
 
 
@@ -76,6 +77,8 @@ def check_learned(coder: str, v: dict) -> str | None:
             return f"a prediction coefficient is outside -{CTX_MAX_COEFF}..{CTX_MAX_COEFF}"
         if any(not _is_int(d) or not 0 <= d <= CTX_MAX_COEFF for d in act):
             return f"an activity coefficient is outside 0..{CTX_MAX_COEFF}"
+        if any(_is_int(k) and k > NB_MAX_K for k in params[1::2]):
+            return f"a laplace_nb range is outside 0..{NB_MAX_K}"
     for i in range(0, len(params), per):
         *Z, S, K = params[i:i + per]
         if Z and (not _is_int(Z[0]) or not 1 <= Z[0] < ZERO_ONE):

@@ -23,8 +23,9 @@ import torch.nn.functional as F
 from .base import INRModel
 from .registry import register
 
-# Latent decoding per latent: 5 multiplies of the prediction (latent_context), counted as MACs.
-CONTEXT_MACS_PER_LATENT = 5
+# Latent decoding per latent, counted as MACs: the wider context model's (laplace_nb) mean and scale, 9 + 9
+# multiplies in pass A, 13 + 13 in pass B, 22 on average (laplace_ctx needs 5: the file may use either).
+CONTEXT_MACS_PER_LATENT = 22
 # Bilinear upsampling: 4 multiply-adds per output pixel for every level that is upsampled.
 UPSAMPLE_MACS_PER_PIXEL = 4
 # A level with a temporal stride blends two slices for every frame: 2 multiplies a latent.

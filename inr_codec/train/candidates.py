@@ -43,6 +43,8 @@ def warm_up(build: Callable[[], tuple], frames, cfg, *, seed: int, run_dir: Path
     def run(k: int) -> tuple:
         torch.manual_seed(seed + k)
         model, extra = build()
+        if extra is not None and hasattr(extra, "schedule"):  # soft rounding held at its start temperature:
+            extra.schedule = "start"                           # the fit anneals it from there
         tcfg = OmegaConf.merge(cfg.train, {"epochs": int(cfg.train.candidate_epochs),
                                            "budget_s": budget_s / n if budget_s else None})
         trainer = Trainer(model, frames, tcfg, seed=seed + k, run_dir=run_dir,
@@ -50,7 +52,10 @@ def warm_up(build: Callable[[], tuple], frames, cfg, *, seed: int, run_dir: Path
                           phase=f"candidate{k}", extra_loss=extra)
         if resume and trainer.checkpoint_path is not None and trainer.checkpoint_path.is_file():
             trainer.resume(trainer.checkpoint_path)
-        return trainer.fit(), (model, extra)
+        state = trainer.fit()
+        if extra is not None and hasattr(extra, "schedule"):
+            extra.schedule = "anneal"
+        return state, (model, extra)
 
     kept = _kept(choice, n) if resume else None
     if kept is not None:  # chosen before the interruption: its finished checkpoint is all that is needed

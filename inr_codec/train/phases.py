@@ -177,7 +177,7 @@ def _rd_phases(decoder: nn.Module, frames: FrameSet, cfg, **kw) -> float:
     for p in decoder.parameters():
         p.requires_grad_(True)
     quants = learned_quant.attach(decoder, c)
-    extra = learned_quant.fit_loss(quants, c, frames, anneal=False)  # soft rounding, if any, at its end
+    extra = learned_quant.fit_loss(quants, c, frames, schedule="end")  # soft rounding, if any, at its end
     seconds = 0.0
     for name, mode, epochs in (("rd_noise", "noise", int(c.rd_epochs)), ("rd", "ste", int(c.qat_epochs))):
         if epochs > 0:

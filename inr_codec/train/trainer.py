@@ -117,7 +117,12 @@ class Trainer:
             raise InputError(f"cannot resume from {path}: its parameters learn in {plural(len(saved), 'group')} "
                              f"of their own rate, this run's in {len(ours)} (model.latent_lr_scale?); resume with the "
                              f"same configuration")
-        self.model.load_state_dict(ckpt["model"])
+        try:
+            self.model.load_state_dict(ckpt["model"])
+        except RuntimeError as e:  # a setting the fingerprint does not hold changed the tensors
+            first = str(e).strip().splitlines()[-1].strip()
+            raise InputError(f"cannot resume from {path}: its tensors differ from this run's ({first}); resume with "
+                             "the same configuration") from None
         scales = [g["lr_scale"] for g in ours]
         self.optimizer.load_state_dict(ckpt["optimizer"])
         for group, scale in zip(self.optimizer.param_groups, scales):  # checkpoints from before lr_scale have none

@@ -77,18 +77,19 @@ def test_trained_coefficients_are_used_when_they_code_shorter(monkeypatch):
     assert NB.estimate_bits(SMOOTH, with_hint) < 0.8 * NB.estimate_bits(SMOOTH, without)
 
 
-def test_training_rate_of_rounded_latents_matches_the_file(monkeypatch):
-    """After training, the differentiable rate is near the integer tables' code length (the file refits
-    each bucket's scale, so it is no longer)."""
-    monkeypatch.setattr(nb, "least_squares", lambda q: [0.0] * nb.MEAN_COEFFS)  # the trained coefficients
+def test_training_rate_of_rounded_latents_matches_the_file():
+    """After training, the differentiable rate is near the integer tables' code length at the trained
+    coefficients (the file refits each bucket's scale, so it is no longer)."""
     hint = _trained(SMOOTH, 300)
-    params = NB.fit(SMOOTH, hint)
-    assert NB.mean_coefficients(params) == nb.fixed_coeffs(hint[:nb.MEAN_COEFFS])
+    mean, act = nb.fixed_coeffs(hint[:nb.MEAN_COEFFS]), nb.fixed_act(hint[nb.MEAN_COEFFS:])
+    params = [nb.zigzag(c) for c in mean] + act + \
+        [x for st in nb.residual_streams(SMOOTH, mean, act) for x in NB._fit_stream(st)]
     h = torch.from_numpy(hint)
     aux = torch.cat([h[:nb.MEAN_COEFFS], h[nb.MEAN_COEFFS + 2:]])
     bits = float(NB.rate_bits(torch.from_numpy(SMOOTH).double(), h[nb.MEAN_COEFFS:nb.MEAN_COEFFS + 2].log(), aux))
     assert NB.estimate_bits(SMOOTH, params) == pytest.approx(bits, rel=0.05)
     assert NB.estimate_bits(SMOOTH, params) <= bits * 1.01
+    assert NB.estimate_bits(SMOOTH, NB.fit(SMOOTH, hint)) <= NB.estimate_bits(SMOOTH, params)  # fit: never worse
 
 
 def test_a_batch_of_slices_estimates_the_whole_rate_without_bias():
@@ -99,15 +100,22 @@ def test_a_batch_of_slices_estimates_the_whole_rate_without_bias():
     assert np.mean(per_slice) == pytest.approx(whole, rel=1e-4)
 
 
-def test_symbols_are_identical_across_threads_and_dtypes():
+def test_symbols_do_not_depend_on_torchs_threads_or_default_dtype():
+    """Coding is integer arithmetic in numpy: a torch setting that changes float results changes nothing."""
     hint = _trained(GRID)
-    out = []
-    for threads, dtype in ((1, np.float64), (2, np.float32)):
+
+    def coded():
+        ct = code_symbols("g", GRID, ONES, -1, NB, hint)
+        return ct.payload, tuple(ct.params), decode_symbols(ct).tobytes()
+    first = coded()
+    threads, dtype = torch.get_num_threads(), torch.get_default_dtype()
+    try:
+        torch.set_num_threads(2)
+        torch.set_default_dtype(torch.float64)
+        assert coded() == first
+    finally:
         torch.set_num_threads(threads)
-        ct = code_symbols("g", GRID, ONES, -1, NB, hint.astype(dtype))
-        out.append((ct.payload, tuple(ct.params), decode_symbols(ct).tobytes()))
-    torch.set_num_threads(1)
-    assert out[0] == out[1]
+        torch.set_default_dtype(dtype)
 
 
 def test_a_payload_that_disagrees_with_its_model_is_one_error():
@@ -126,11 +134,34 @@ def test_container_refuses_coder_6_before_1_5_and_bad_coefficients():
     assert _build(sections, minor=fmt.MINOR_LATENT_NEIGHBOURS) == to_bytes(_model([ct]))
     with pytest.raises(ContainerError, match="1.5"):
         from_bytes(_build(sections, minor=fmt.MINOR_LATENT_CONTEXT))
-    bad = list(ct.params)
-    bad[nb.MEAN_COEFFS] = nb.MAX_COEFF + 1
-    ct.params = bad
-    with pytest.raises(ValueError, match="activity coefficient"):
-        to_bytes(_model([ct]))
+    good = list(ct.params)
+    for at, value, needle in ((nb.MEAN_COEFFS, nb.MAX_COEFF + 1, "activity coefficient"),
+                              (0, nb.zigzag(-nb.MAX_COEFF - 1), "prediction coefficient"),
+                              (nb.COEFFS + 1, nb.MAX_K + 1, "laplace_nb range")):
+        ct.params = good[:at] + [value] + good[at + 1:]
+        with pytest.raises(ValueError, match=needle):
+            to_bytes(_model([ct]))
+
+
+def test_residuals_beyond_its_range_leave_the_grid_to_laplace_ctx_and_a_bad_file_fails_fast():
+    q = GRID.copy()
+    q[3, 5, 5] = 3 * nb.MAX_K  # a residual no laplace_nb table covers
+    with pytest.raises(ValueError, match="beyond laplace_nb's range"):
+        NB.fit(q)
+    decoder = torch.nn.Module()
+    decoder.latents = torch.nn.Module()
+    decoder.latents.register_parameter("level0", torch.nn.Parameter(torch.from_numpy(q).float()))
+    lq.attach(decoder, OmegaConf.create({"latent_model": "nb", "bits": 8, "bias_bits": 8}))
+    (ct,) = lq.code(decoder)
+    assert ct.coder == "laplace_ctx" and np.array_equal(decode_symbols(ct), q)
+    # a 1x1x1 grid whose every model claims the largest range: refused within a second, not after
+    # building 256 tables of 8,191 entries
+    import time
+    params = [0] * nb.COEFFS + [2 ** 31, nb.MAX_K] * nb.STREAMS
+    start = time.perf_counter()
+    with pytest.raises(ValueError):
+        NB.decode(b"\x01\x02\x03\x04", params, (1, 1, 1))
+    assert time.perf_counter() - start < 1.0
 
 
 def test_small_levels_keep_the_first_model_when_its_parameters_cost_less():
@@ -183,3 +214,7 @@ def test_latent_model_nb_fits_writes_and_decodes_to_the_psnr_it_measured(tmp_pat
     assert decode_frames(cm).shape[0] == cm.video.frames == 6
     assert api.evaluate(out, tiny_clip, metrics=["psnr"])["psnr"] == pytest.approx(summary["psnr"], abs=1e-6)
     assert summary["psnr"] > 12
+
+
+def test_the_written_out_thresholds_are_half_octaves_from_b0():
+    assert nb.THRESHOLDS == [round(nb.B0 * 2 ** (k / 2) * 2 ** nb.P) for k in range(nb.BUCKETS - 1)]

@@ -69,7 +69,7 @@ def test_latent_count_by_hand():
     px = 5 * 7
     synthesis = px * (4 * 2 + 3 * 4 + 3 * 3 * 9)  # 1x1 2 -> 4, 1x1 4 -> RGB, 3x3 refinement 3 -> 3
     upsample = 4 * px * 1                          # bilinear, level 1 only (level 0 is the frame's size)
-    context = 5 * (5 * 7 + 3 * 4)                  # the context model's prediction of every latent
+    context = 22 * (5 * 7 + 3 * 4)                 # the context model (laplace_nb) on every latent
     assert macs_per_pixel("latent", arch, 7, 5) == (synthesis + upsample + context) / px
 
 

@@ -37,9 +37,12 @@ def test_the_fit_anneals_the_latents_temperature_and_the_phases_hold_its_end():
     assert quants[0].alpha == pytest.approx(1 / 0.2)
     term.at(1.0)
     assert quants[0].alpha == pytest.approx(1 / 0.1)
-    held = lq.RateTerm(_quants(), 0.01, 100, soft_round=(0.3, 0.1), anneal=False)
+    held = lq.RateTerm(_quants(), 0.01, 100, soft_round=(0.3, 0.1), schedule="end")
     held.at(0.0)
     assert held.quants[0].alpha == pytest.approx(1 / 0.1)
+    start = lq.RateTerm(_quants(), 0.01, 100, soft_round=(0.3, 0.1), schedule="start")
+    start.at(0.9)
+    assert start.quants[0].alpha == pytest.approx(1 / 0.3)
     plain = lq.RateTerm(_quants(), 0.01, 100)
     plain.at(0.5)
     assert plain.quants[0].alpha is None
@@ -66,3 +69,8 @@ def test_bad_temperatures_are_one_line(value):
 
 def test_a_pair_of_temperatures_is_accepted():
     validate(compose(["model=latent", "compress=latent", "compress.soft_round=[0.3,0.1]"]))
+
+
+def test_soft_rounding_other_models_is_one_line():
+    with pytest.raises(InputError, match="model=latent's grids only"):
+        validate(compose(["compress=rd", "compress.soft_round=[0.3,0.1]"]))

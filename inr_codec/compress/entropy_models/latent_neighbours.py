@@ -52,7 +52,9 @@ COEFFS = MEAN_COEFFS + ACT_COEFFS
 BUCKETS = 16
 STREAMS = 2 * BUCKETS
 B0 = 0.08                                       # the first bucket's upper scale; then half octaves
-THRESHOLDS = [int(round(B0 * 2 ** (k / 2) * (1 << P))) for k in range(BUCKETS - 1)]
+# round(B0 * 2**(k/2) * 2**P), k = 0 .. 14, written out: the decoder's integers, not a float expression's
+THRESHOLDS = [328, 463, 655, 927, 1311, 1854, 2621, 3707, 5243, 7415, 10486, 14829, 20972, 29658, 41943]
+MAX_K = 4095  # residuals beyond it: the grid is written with laplace_ctx (and a table stays cheap to build)
 OFFSETS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
 CURRENT = [(-1, 0), (1, 0), (0, -1), (0, 1)]    # north, south, west, east
 
@@ -147,21 +149,31 @@ class LatentNeighbours(SliceCoded):
         return None
 
     def fit(self, q, hint=None):
-        """Of the trained coefficients (``hint``: the 22 mean coefficients, then 24 activity ones) and the
-        least-squares mean with the default activity, whichever codes ``q`` in fewer bits."""
+        """The stored parameters for symbols ``q``: of the mean coefficients (least squares, zero prediction
+        and the trained ones of ``hint``: the 22 mean coefficients, then the 24 activity ones) and the
+        activity ones (the default and the trained), the pair that codes ``q`` in the fewest bits. A pair
+        whose residuals exceed MAX_K is skipped; ValueError when every one does."""
         q = np.asarray(q, dtype=np.int64)
-        candidates = [(least_squares(q), DEFAULT_ACT)]
+        means, acts = [least_squares(q), np.zeros(MEAN_COEFFS)], [DEFAULT_ACT]
         if hint is not None:
             hint = np.asarray(hint, dtype=np.float64)
-            candidates.append((hint[:MEAN_COEFFS], hint[MEAN_COEFFS:]))
-        best = None
-        for mean_f, act_f in candidates:
-            mean, act = fixed_coeffs(mean_f), fixed_act(act_f)
-            params = [zigzag(x) for x in mean] + act + \
-                [x for st in residual_streams(q, mean, act) for x in self._fit_stream(st)]
-            bits = self.estimate_bits(q, params)
-            if best is None or bits < best[0]:
-                best = (bits, params)
+            means.append(hint[:MEAN_COEFFS])
+            acts.append(hint[MEAN_COEFFS:])
+        best, problem = None, None
+        for mean_f in means:
+            for act_f in acts:
+                mean, act = fixed_coeffs(mean_f), fixed_act(act_f)
+                try:
+                    streams = [self._fit_stream(st) for st in residual_streams(q, mean, act)]
+                except ValueError as e:
+                    problem = e
+                    continue
+                params = [zigzag(x) for x in mean] + act + [x for st in streams for x in st]
+                bits = self.estimate_bits(q, params)
+                if best is None or bits < best[0]:
+                    best = (bits, params)
+        if best is None:
+            raise problem
         return best[1]
 
     def _fit_stream(self, stream):
@@ -171,9 +183,15 @@ class LatentNeighbours(SliceCoded):
         k = int(np.abs(r).max()) if r.size else 0
         if k == 0:
             return 1, 0
-        if k > laplace.MAX_K:
-            raise ValueError(f"symbols reach {k}, beyond the model's range {laplace.MAX_K}")
+        if k > MAX_K:
+            raise ValueError(f"residuals reach {k}, beyond laplace_nb's range {MAX_K}")
         return laplace.fixed_s(laplace.best_b(r - ph / PHASES)), k
+
+    def check_model(self, p):
+        problem = super().check_model(p)
+        if problem is None and p[1] > MAX_K:
+            return f"Laplace range {p[1]} is outside 0..{MAX_K}"
+        return problem
 
     def estimate_bits(self, q, params):
         streams = residual_streams(q, self.mean_coefficients(params), self.act_coefficients(params))
@@ -196,9 +214,15 @@ class LatentNeighbours(SliceCoded):
 
     # -- coding, slice by slice --------------------------------------------------------------------
     def _setup(self, params):
+        """The coefficients, each model's K and its phase tables, built when a phase first needs one."""
         models = self.split(params)
-        tables = [[categorical(f) for f in laplace.phase_frequencies(*p)] if p[1] > 0 else None for p in models]
-        return self.mean_coefficients(params), self.act_coefficients(params), [p[1] for p in models], tables
+        cache: dict[int, list] = {}
+
+        def table(model: int, phase: int):
+            if model not in cache:
+                cache[model] = [categorical(f) for f in laplace.phase_frequencies(*models[model])]
+            return cache[model][phase]
+        return self.mean_coefficients(params), self.act_coefficients(params), [p[1] for p in models], table
 
     def _encode_pass(self, enc, setup, i, prev, cur, mask):
         mean, act, ks, tables = setup
@@ -214,7 +238,7 @@ class LatentNeighbours(SliceCoded):
             for j in range(PHASES):
                 sj = s[sph == j]
                 if sj.size:
-                    enc.encode((sj + K).astype(np.int32), tables[i * BUCKETS + k][j])
+                    enc.encode((sj + K).astype(np.int32), tables(i * BUCKETS + k, j))
 
     def _decode_pass(self, dec, setup, i, prev, cur, mask):
         mean, act, ks, tables = setup
@@ -229,7 +253,7 @@ class LatentNeighbours(SliceCoded):
                 sel = (b == k) & (ph == j)
                 n = int(sel.sum())
                 if n:
-                    r[sel] = np.asarray(dec.decode(tables[i * BUCKETS + k][j], n), dtype=np.int64) - K
+                    r[sel] = np.asarray(dec.decode(tables(i * BUCKETS + k, j), n), dtype=np.int64) - K
         return base + r
 
     # -- training ----------------------------------------------------------------------------------

@@ -62,9 +62,11 @@ class SliceCoded(EntropyModel):
         raise NotImplementedError
 
     def encode(self, q, params):
+        return self._encode(q, self._setup(params))
+
+    def _encode(self, q, setup) -> bytes:
         import constriction
         q = np.asarray(q, dtype=np.int64)
-        setup = self._setup(params)
         mask = anchors(*q.shape[-2:])
         enc = constriction.stream.queue.RangeEncoder()
         prev = np.zeros_like(q[:1])
@@ -101,6 +103,6 @@ class SliceCoded(EntropyModel):
         if q.size and np.abs(q).max() > 2 ** 31 - 1:
             raise ValueError("decoded latents overflow")
         q = q.astype(np.int32)
-        if self.encode(q, params) != bytes(payload):  # see EntropyModel.decode
+        if self._encode(q, setup) != bytes(payload):  # see EntropyModel.decode
             raise ValueError("the payload does not agree with its entropy model")
         return q
