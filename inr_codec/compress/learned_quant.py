@@ -208,8 +208,6 @@ class RateTerm:
     latent grids by ``schedule``: ``anneal`` from ``soft_round[0]`` to ``soft_round[1]`` over the fit,
     ``start`` held at the first (warm-up candidates), ``end`` held at the last (the phases after the fit)."""
 
-    SCHEDULES = ("anneal", "start", "end")
-
     def __init__(self, quants: list[LearnedQuant], lmbda: float, pixels: int, target_bytes: int | None = None,
                  soft_round: tuple[float, float] | None = None, schedule: str = "anneal"):
         self.quants, self.lmbda, self.pixels, self.schedule = quants, lmbda, pixels, schedule

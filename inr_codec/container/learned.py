@@ -27,13 +27,14 @@ NB_MEAN = 22
 NB_ACT = 24
 NB_STREAMS = 32
 NB_MAX_K = 4095              # laplace_nb's K (its tables are built per phase)
-GRID_CODERS = ("laplace_ctx", "laplace_nb")  # (frames, height, width) grids
+# The grid coders' coefficients before their models' S, K: (signed prediction ones, non-negative activity ones).
+GRID_COEFFS = {"laplace_ctx": (CTX_COEFFS, 0), "laplace_nb": (NB_MEAN, NB_ACT)}
+GRID_CODERS = tuple(GRID_COEFFS)  # (frames, height, width) grids
 
 
 def param_count(coder: str, model_count: int) -> int:
     """How many integer parameters a tensor of this coder stores for ``model_count`` models."""
-    extra = {"laplace_ctx": CTX_COEFFS, "laplace_nb": NB_MEAN + NB_ACT}.get(coder, 0)
-    return PARAMS_PER_MODEL[coder] * model_count + extra
+    return PARAMS_PER_MODEL[coder] * model_count + sum(GRID_COEFFS.get(coder, (0, 0)))
 
 
 def learned_model_count(coder: str, shape) -> int:
@@ -67,18 +68,15 @@ def check_learned(coder: str, v: dict) -> str | None:
     params = list(v["params"])
     if v["model_count"] != n or len(params) != param_count(coder, n):
         return f"a {coder} tensor of shape {tuple(shape)} has {v['model_count']} models, {n} expected"
-    if coder == "laplace_ctx":
-        coeffs, params = params[:CTX_COEFFS], params[CTX_COEFFS:]
-        if any(not _is_int(c) or abs(_unzigzag(c)) > CTX_MAX_COEFF for c in coeffs):
-            return f"a prediction coefficient is outside -{CTX_MAX_COEFF}..{CTX_MAX_COEFF}"
-    if coder == "laplace_nb":
-        mean, act, params = params[:NB_MEAN], params[NB_MEAN:NB_MEAN + NB_ACT], params[NB_MEAN + NB_ACT:]
+    if coder in GRID_COEFFS:
+        signed, unsigned = GRID_COEFFS[coder]
+        mean, act, params = params[:signed], params[signed:signed + unsigned], params[signed + unsigned:]
         if any(not _is_int(c) or abs(_unzigzag(c)) > CTX_MAX_COEFF for c in mean):
             return f"a prediction coefficient is outside -{CTX_MAX_COEFF}..{CTX_MAX_COEFF}"
         if any(not _is_int(d) or not 0 <= d <= CTX_MAX_COEFF for d in act):
             return f"an activity coefficient is outside 0..{CTX_MAX_COEFF}"
-        if any(_is_int(k) and k > NB_MAX_K for k in params[1::2]):
-            return f"a laplace_nb range is outside 0..{NB_MAX_K}"
+    if coder == "laplace_nb" and any(_is_int(k) and k > NB_MAX_K for k in params[1::2]):
+        return f"a laplace_nb range is outside 0..{NB_MAX_K}"
     for i in range(0, len(params), per):
         *Z, S, K = params[i:i + per]
         if Z and (not _is_int(Z[0]) or not 1 <= Z[0] < ZERO_ONE):

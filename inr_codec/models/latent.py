@@ -3,9 +3,9 @@
 The video has ``levels`` 3D grids of one channel: level l is ceil(H / 2**l) x ceil(W / 2**l) in space
 and keeps one slice every ``t_strides[l]`` frames (``models/latent.py t_strides_of``: coarse levels are
 shared by more frames, as C3's 3D grids; all 1 gives every level per frame, the first latent files).
-The file stores them (``latents.level<l>``, slices x h x w) as integer symbols under the latent context
-model (``compress/entropy_models/latent_context.py``: each latent predicted from the level's previous
-slice and a checkerboard of its own). Decoding frame t reads every level linearly between its two
+The file stores them (``latents.level<l>``, slices x h x w) as integer symbols under a latent context
+model (``compress/entropy_models/latent_context.py`` or ``latent_neighbours.py``, ``compress.latent_model``:
+each latent predicted from the level's previous slice and a checkerboard of its own). Decoding frame t reads every level linearly between its two
 nearest slices, upsamples it bilinearly to the frame's size and runs a small synthesis network on the
 stacked levels: 1x1 convolutions (a per-pixel MLP, ReLU or GELU) to RGB, then one 3x3 refinement with
 a residual. About 2,000 MACs per pixel at the defaults.

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from ...container.format import unzigzag, zigzag  # the container's own signed-integer mapping
 from . import laplace
 from .base import categorical
-from .slice_coding import SliceCoded, anchors, previous
+from .slice_coding import SliceCoded, anchors, pass_least_squares, previous, training_slices
 
 P = 12                         # fixed-point bits of the prediction coefficients
 COEFFS = 5                     # a0, a1 (pass A); b0, b1, b2 (pass B)
@@ -98,19 +98,11 @@ def least_squares(q: np.ndarray) -> list[float]:
     mask = anchors(*q.shape[-2:])
     fa = [prev[:, mask], _cross(prev)[:, mask]]
     fb = [prev[:, ~mask], _cross(prev)[:, ~mask], _cross(np.where(mask, q, 0))[:, ~mask]]
-    out = []
-    for feats, m in ((fa, mask), (fb, ~mask)):
-        x = np.stack([f.reshape(-1) for f in feats], axis=1)
-        y = q[:, m].reshape(-1)
-        sol = np.linalg.lstsq(x.T @ x + 1e-6 * np.eye(x.shape[1]), x.T @ y, rcond=None)[0] if y.size else \
-            np.zeros(x.shape[1])
-        out += list(sol)
-    return out
+    return pass_least_squares(fa, q[:, mask]) + pass_least_squares(fb, q[:, ~mask])
 
 
 class LatentContext(SliceCoded):
     coder = "laplace_ctx"
-    zero_inflated = False
     coefficient_count, stream_count = COEFFS, STREAMS
 
     # -- parameters: COEFFS zigzagged coefficients, then S, K per stream ---------------------------
@@ -181,13 +173,7 @@ class LatentContext(SliceCoded):
         """Bits of continuous latents ``y`` (frames, h, w) under the rule above with float coefficients
         ``aux`` (COEFFS) and per-stream scales ``exp(log_b)`` (STREAMS); with ``frames``, the bits of
         those frames (each given its predecessor) times frames / len(frames)."""
-        yr = y + (torch.round(y) - y).detach()
-        prev = torch.cat([torch.zeros_like(yr[:1]), yr[:-1]], dim=0)
-        scale = 1.0
-        if frames is not None:
-            frames = torch.unique(frames.to(y.device))
-            scale = y.shape[0] / len(frames)
-            y, yr, prev = y[frames], yr[frames], prev[frames]
+        y, yr, prev, scale = training_slices(y, frames)
         cross = torch.tensor([[0., 1., 0.], [1., 0., 1.], [0., 1., 0.]], dtype=y.dtype, device=y.device)
 
         def cross_sum(a):

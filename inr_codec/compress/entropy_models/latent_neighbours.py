@@ -43,7 +43,7 @@ from . import laplace
 from .base import CODER_PRECISION, categorical
 from .laplace import PHASES
 from .latent_context import MAX_COEFF, P, fixed_coeffs
-from .slice_coding import SliceCoded, anchors, previous
+from .slice_coding import SliceCoded, anchors, pass_least_squares, previous, training_slices
 
 FEATURES_A, FEATURES_B = 9, 13
 MEAN_COEFFS = FEATURES_A + FEATURES_B           # 22
@@ -113,13 +113,8 @@ def least_squares(q: np.ndarray) -> list[float]:
     """Mean coefficients minimising each pass's squared residual (a start when none was trained)."""
     q = np.asarray(q, dtype=np.float64)
     prev, mask = previous(q), anchors(*q.shape[-2:])
-    out = []
-    for pass_b, m in ((False, mask), (True, ~mask)):
-        x = np.stack([f[:, m].reshape(-1) for f in features(prev, q if pass_b else None)], axis=1)
-        y = q[:, m].reshape(-1)
-        out += list(np.linalg.solve(x.T @ x + 1e-6 * np.eye(x.shape[1]), x.T @ y) if y.size else
-                    np.zeros(x.shape[1]))
-    return out
+    return [c for pass_b, m in ((False, mask), (True, ~mask))
+            for c in pass_least_squares([f[:, m] for f in features(prev, q if pass_b else None)], q[:, m])]
 
 
 # Without trained weights: the scale follows the magnitude of the previous slice's latent and of the
@@ -133,7 +128,6 @@ def fixed_act(a) -> list[int]:
 
 class LatentNeighbours(SliceCoded):
     coder = "laplace_nb"
-    zero_inflated = False
     coefficient_count, stream_count = COEFFS, STREAMS
 
     def mean_coefficients(self, params) -> list[int]:
@@ -263,13 +257,7 @@ class LatentNeighbours(SliceCoded):
         """Bits of continuous latents ``y`` (slices, h, w) under the rule above in float: mean coefficients
         ``aux[:22]``, activity weights ``|aux[22:]|``, floors ``exp(log_b)`` (pass A, B); with ``frames``,
         the bits of those slices (each given its predecessor) times slices / len(frames)."""
-        yr = y + (torch.round(y) - y).detach()
-        prev = torch.cat([torch.zeros_like(yr[:1]), yr[:-1]], dim=0)
-        scale = 1.0
-        if frames is not None:
-            frames = torch.unique(frames.to(y.device))
-            scale = y.shape[0] / len(frames)
-            y, yr, prev = y[frames], yr[frames], prev[frames]
+        y, yr, prev, scale = training_slices(y, frames)
         mask = torch.from_numpy(anchors(*y.shape[-2:])).to(y.device)
         kernels = torch.zeros(FEATURES_B, 1, 3, 3, dtype=y.dtype, device=y.device)
         for i, (dy, dx) in enumerate(OFFSETS + CURRENT):

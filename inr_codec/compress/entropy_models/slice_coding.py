@@ -12,6 +12,7 @@ parameters, an exhausted decoder, no overflow, and the symbols coding back to th
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from .base import EntropyModel
 
@@ -25,9 +26,35 @@ def previous(q: np.ndarray) -> np.ndarray:
     return np.concatenate([np.zeros_like(q[:1]), q[:-1]], axis=0)
 
 
+def training_slices(y, frames=None):
+    """The training side's view of continuous latents ``y`` (slices, h, w): ``(y, yr, prev, scale)``, yr
+    rounded straight-through, prev each slice's rounded predecessor (zeros before the first); with
+    ``frames`` (a batch's slice indices) only those slices, and ``scale`` = slices / their count, so their
+    bits estimate the whole tensor's."""
+    yr = y + (torch.round(y) - y).detach()
+    prev = torch.cat([torch.zeros_like(yr[:1]), yr[:-1]], dim=0)
+    scale = 1.0
+    if frames is not None:
+        frames = torch.unique(frames.to(y.device))
+        scale = y.shape[0] / len(frames)
+        y, yr, prev = y[frames], yr[frames], prev[frames]
+    return y, yr, prev, scale
+
+
+def pass_least_squares(features: list[np.ndarray], y: np.ndarray) -> list[float]:
+    """The coefficients of ``features`` (one array per feature, the pass's positions) minimising the squared
+    residual against ``y``, slightly regularised; zeros for an empty pass."""
+    x = np.stack([f.reshape(-1) for f in features], axis=1)
+    y = y.reshape(-1)
+    if not y.size:
+        return list(np.zeros(x.shape[1]))
+    return list(np.linalg.lstsq(x.T @ x + 1e-6 * np.eye(x.shape[1]), x.T @ y, rcond=None)[0])
+
+
 class SliceCoded(EntropyModel):
     """Parameters: ``coefficient_count`` integers of the model's prediction, then S, K per stream."""
     frame_sampled = True  # rate_bits can count a batch's slices only
+    zero_inflated = False
     coefficient_count = 0
     stream_count = 0
 
