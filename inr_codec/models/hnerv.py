@@ -35,28 +35,17 @@ class ConvNeXtBlock(nn.Module):
         return x + self.pw2(F.gelu(self.pw1(self.norm(self.dw(x)))))
 
 
-def encoder_strides(strides: list[int]) -> list[int]:
-    """The encoder's stage strides: the decoder's, with leading strides merged until the first is at least 3
-    ([2, 2, 2, 2, 2] -> [4, 2, 2, 2]); the same total downsampling."""
-    out = list(strides)
-    while len(out) > 1 and out[0] < 3:
-        out[:2] = [out[0] * out[1]]
-    return out
-
-
 class Encoder(nn.Module):
     """Downsamples a frame by the decoder's strides to an embed_dim × h0 × w0 embedding.
 
     Stage i has min(width, 16·2^i) channels: thin where the maps are large, so the
-    encoder (which the file does not store) costs little of the fitting time. Leading strides of 2
-    are merged into one first stage (``encoder_strides``): a first stage at half the frame's side
-    made the encoder 2.6x slower than the decoder-sized [3, 3, ...] one (docs/benchmarks.md).
+    encoder (which the file does not store) costs little of the fitting time.
     """
 
     def __init__(self, strides: list[int], width: int, embed_dim: int):
         super().__init__()
         layers, c_in = [], 3
-        for i, s in enumerate(encoder_strides(strides)):
+        for i, s in enumerate(strides):
             c = min(width, 16 * 2 ** i)
             layers += [nn.Conv2d(c_in, c, s, stride=s), LayerNorm2d(c), ConvNeXtBlock(c)]
             c_in = c

@@ -55,16 +55,3 @@ def test_size_budget_is_met(budget):
 def test_unknown_model_is_an_input_error():
     with pytest.raises(InputError, match="unknown model 'vit'"):
         get_model_class("vit")
-
-
-@pytest.mark.parametrize("strides,expected", [
-    ([2, 2, 2, 2, 2], [4, 2, 2, 2]), ([3, 3, 2, 2, 2], [3, 3, 2, 2, 2]), ([2, 3, 2], [6, 2]), ([2], [2]),
-])
-def test_hnerv_encoder_merges_leading_small_strides(strides, expected):
-    from inr_codec.models.hnerv import Encoder, encoder_strides
-    assert encoder_strides(strides) == expected
-    p = math.prod(strides)
-    enc = Encoder(strides, width=16, embed_dim=4)
-    convs = [m for m in enc.net if isinstance(m, torch.nn.Conv2d) and m.stride[0] > 1]
-    assert [c.stride[0] for c in convs] == expected
-    assert enc(torch.rand(1, 3, 2 * p, 3 * p)).shape == (1, 4, 2, 3)
