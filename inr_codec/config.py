@@ -61,21 +61,9 @@ def hydra_compose(overrides) -> DictConfig:
         GlobalHydra.instance().clear()
 
 
-# HNeRV's embedding shape at model.latent_side=auto / model.embed_dim=auto, by compress.entropy: the paper's
-# 2-latent side and 16 channels where embeddings are stored at fixed bits; under learned entropy models the
-# previous-frame model codes them at about 2 bits a value, and a finer, thinner embedding paid on the
-# sample: +0.39 dB at 30 kB, while compress=full gained nothing from it (docs/benchmarks.md, issue 13).
-HNERV_EMBEDDING = {"static": {"latent_side": 2, "embed_dim": 16}, "learned": {"latent_side": 4, "embed_dim": 8}}
-AUTO_KEYS = ("model.latent_side", "model.embed_dim")  # settings that also take "auto"
-
-
 def model_settings(cfg: DictConfig, frames: int, height: int, width: int) -> dict:
     """The model group as a plain dict, with ``size_m: auto`` resolved from the video's size."""
     m = OmegaConf.to_container(cfg.model, resolve=True)
-    shape = HNERV_EMBEDDING[cfg.compress.get("entropy", "static")]
-    for key in ("latent_side", "embed_dim"):
-        if m.get(key) == "auto":
-            m[key] = shape[key]
     if m.get("size_m") in ("auto", None):
         m["size_m"] = auto_size_m(frames, height, width)
     else:
@@ -175,13 +163,12 @@ def validate(cfg: DictConfig) -> None:
         if OmegaConf.select(cfg, key, default="<absent>") == "<absent>":
             continue  # e.g. NeRV has no kernel_min
         v = OmegaConf.select(cfg, key)
-        if v is None and nullable or v == "auto" and key in AUTO_KEYS:
+        if v is None and nullable:
             continue
         ok_type = isinstance(v, int) if kind == "int" else isinstance(v, (int, float))
         if isinstance(v, bool) or not ok_type or not lo <= v <= hi:
             what = "a whole number" if kind == "int" else "a number"
-            auto = " (or auto)" if key in AUTO_KEYS else ""
-            raise InputError(f"{key}={v} is invalid: give {what} from {lo:g} to {hi:g}{auto}")
+            raise InputError(f"{key}={v} is invalid: give {what} from {lo:g} to {hi:g}")
         if key in ODD and v % 2 == 0:
             raise InputError(f"{key}={v} must be odd (the convolutions pad by kernel // 2 on each side)")
     from .threads import parse as parse_threads

@@ -29,22 +29,3 @@ def test_nerv_kernel_must_be_odd_and_both_targets_conflict():
 def test_defaults_and_presets_are_valid():
     validate(compose([]))
     validate(compose(["model=nerv", "compress=full"]))
-
-
-@pytest.mark.parametrize("overrides,side,dim", [
-    ([], 2, 16), (["compress=full"], 2, 16), (["compress=rd"], 4, 8),
-    (["compress=rd", "model.embed_dim=16"], 4, 16), (["compress=rd", "model.latent_side=2"], 2, 8),
-])
-def test_hnerv_embedding_auto_follows_the_entropy_coding(overrides, side, dim):
-    from inr_codec.config import model_settings
-    cfg = compose(overrides)
-    validate(cfg)
-    m = model_settings(cfg, 48, 144, 256)
-    assert (m["latent_side"], m["embed_dim"]) == (side, dim)
-
-
-def test_auto_is_refused_where_a_setting_has_no_auto():
-    with pytest.raises(InputError, match=r"model.blocks=auto is invalid"):
-        validate(compose(["model.blocks=auto"]))
-    with pytest.raises(InputError, match=r"\(or auto\)"):
-        validate(compose(["model.embed_dim=1.5"]))
