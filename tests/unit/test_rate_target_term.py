@@ -35,3 +35,25 @@ def test_symbol_budget_leaves_the_side_information_out():
     q = lq.LearnedQuant(w, 0, lq.model_kind("body.stem.weight", w.shape), 8, stream=0)
     assert lq.symbol_budget_bits([q], 10_000) == 8.0 * (10_000 - (4 * 8 + 32) - 256)
     assert lq.symbol_budget_bits([q], 100) == pytest.approx(8.0 * 10)  # never below a tenth of the target
+
+
+@pytest.mark.parametrize("compress", ["rd", "full"])
+def test_sizing_for_a_target_warns_of_no_probe_budget(compress, caplog):
+    """The embedding's share is found from its shape: no "smallest network ... budget of 10000" line from a
+    probe network, and the same size as with the embedding counted from the solved architecture."""
+    from types import SimpleNamespace
+
+    from inr_codec.config import compose, model_settings
+    from inr_codec.fitting import _size_for_target
+    from inr_codec.models import get_model_class
+    from inr_codec.compress.target import plan_params
+    cfg = compose([f"compress={compress}", "compress.target_kb=30"])
+    settings = model_settings(cfg, 48, 144, 256)
+    video = SimpleNamespace(height=144, width=256, num_frames=48)
+    with caplog.at_level("WARNING"):
+        size = _size_for_target(settings, 30000, cfg.compress, video)
+    assert not [r for r in caplog.records if "smallest network" in r.getMessage()]
+    arch = get_model_class("hnerv").solve_arch(dict(settings, size_m=0.5), 48, 144, 256)
+    values = arch["embed_dim"] * arch["h0"] * arch["w0"] * 48
+    stored = int(values * 2 / 4.0) if compress == "rd" else int(values * int(cfg.compress.embed_bits) / int(cfg.compress.bits))
+    assert size == plan_params(30000, cfg.compress, stored_overhead_values=stored)
