@@ -27,15 +27,21 @@ def _model(tensors):
     return CompressedModel(video=VideoMeta(8, 8, 9, Fraction(25), 8, 8), model={"name": "x"}, tensors=tensors)
 
 
-@pytest.mark.parametrize("q", [GRID, np.zeros((3, 5, 7), np.int32), GRID[:1, :1, :1] + 4, GRID[:, :3, :1]])
-def test_round_trip_estimate_and_container(q):
-    ct = code_symbols("latents.level0", q, np.ones(1, np.float32), -1, CTX)
-    assert ct.coder == "laplace_ctx" and np.array_equal(decode_symbols(ct), q)
-    est = CTX.estimate_bits(q, ct.params) / 8
+def check_grid_round_trip(q, model, coder: str, minor: int, hint=None) -> None:
+    """A grid coded under ``model`` (as ``coder``) decodes to its symbols, alone and through the container
+    (whose minor version is ``minor``), and the model's estimate is within 1% + 8 bytes of the payload."""
+    ct = code_symbols("latents.level0", q, np.ones(1, np.float32), -1, model, hint)
+    assert ct.coder == coder and np.array_equal(decode_symbols(ct), q)
+    est = model.estimate_bits(q, ct.params) / 8
     assert abs(len(ct.payload) - est) <= 0.01 * est + 8
     data = to_bytes(_model([ct]))
-    assert data[5] == fmt.MINOR_LATENT_CONTEXT
+    assert data[5] == minor
     assert np.array_equal(decode_symbols(from_bytes(data).tensors[0]), q)
+
+
+@pytest.mark.parametrize("q", [GRID, np.zeros((3, 5, 7), np.int32), GRID[:1, :1, :1] + 4, GRID[:, :3, :1]])
+def test_round_trip_estimate_and_container(q):
+    check_grid_round_trip(q, CTX, "laplace_ctx", fmt.MINOR_LATENT_CONTEXT)
 
 
 def test_context_beats_the_plain_laplace_on_video_like_latents():

@@ -15,7 +15,7 @@ from inr_codec.container import format as fmt
 from inr_codec.container import from_bytes, to_bytes
 from inr_codec.decode.reference import decode_frames
 from inr_codec.errors import ContainerError
-from tests.unit.test_latent_context import GRID, _model
+from tests.unit.test_latent_context import GRID, _model, check_grid_round_trip
 
 NB = MODELS["laplace_nb"]
 ONES = np.ones(1, np.float32)
@@ -43,13 +43,7 @@ def _trained(q, steps=150):
                                -GRID[:, ::-1] * 7])
 def test_round_trip_estimate_and_container(q):
     q = np.ascontiguousarray(q)
-    ct = code_symbols("latents.level0", q, ONES, -1, NB, _trained(q, 40))
-    assert ct.coder == "laplace_nb" and np.array_equal(decode_symbols(ct), q)
-    est = NB.estimate_bits(q, ct.params) / 8
-    assert abs(len(ct.payload) - est) <= 0.01 * est + 8
-    data = to_bytes(_model([ct]))
-    assert data[5] == fmt.MINOR_LATENT_NEIGHBOURS
-    assert np.array_equal(decode_symbols(from_bytes(data).tensors[0]), q)
+    check_grid_round_trip(q, NB, "laplace_nb", fmt.MINOR_LATENT_NEIGHBOURS, _trained(q, 40))
 
 
 def test_phase_tables_are_the_laplace_about_a_fractional_mean():
