@@ -28,7 +28,6 @@ from .errors import FitInterrupted, InputError
 from .io import Video, parse_crop, probe_video
 from .measure import Worst, bpp, measure_file, measure_file_stream, measure_worst
 from .models import get_model_class
-from .models.layers import choose_strides
 from .preflight import RESUME_ONE_PROCESS, run_record
 from .resources import check_fit_memory
 from .runs import attach_log, check_writable, detach_log, new_run_dir, write_json, write_yaml
@@ -367,7 +366,7 @@ def _size_for_target(settings: dict, target: int, ccfg, video: Video) -> float:
     """Decoder size (millions) for a target file size, counting HNeRV's stored embeddings."""
     per_frame = 0
     if settings["name"] == "hnerv":  # the embedding's shape only (solving a probe size warned of its budget)
-        _, h0, w0 = choose_strides(video.height, video.width, settings["blocks"], settings["latent_side"])
+        _, h0, w0 = get_model_class("hnerv").layout(settings, video.height, video.width)
         per_frame = int(settings["embed_dim"]) * h0 * w0
     if ccfg.get("entropy", "static") == "learned":  # the previous-frame model: about 2 bits a value (sample)
         stored = int(per_frame * video.num_frames * 2 / LEARNED_BITS_PER_WEIGHT)

@@ -97,9 +97,14 @@ class HNeRV(INRModel):
         self.decoder = HNeRVDecoder(arch)
         self.encoder = Encoder(arch["strides"], arch["encoder_width"], arch["embed_dim"])
 
+    @staticmethod
+    def layout(cfg: dict, height: int, width: int) -> tuple[list[int], int, int]:
+        """(strides, h0, w0): the upsampling strides and the embedding's side for a frame of height x width."""
+        return choose_strides(height, width, cfg["blocks"], cfg["latent_side"])
+
     @classmethod
     def solve_arch(cls, cfg: dict, frames: int, height: int, width: int) -> dict:
-        strides, h0, w0 = choose_strides(height, width, cfg["blocks"], cfg["latent_side"])
+        strides, h0, w0 = cls.layout(cfg, height, width)
         n = len(strides)
         kernels = [min(cfg["kernel_min"] + 2 * i, cfg["kernel_max"]) for i in range(n)]
         base = dict(frames=frames, h0=h0, w0=w0, strides=strides, kernels=kernels,

@@ -43,10 +43,10 @@ def test_sizing_for_a_target_warns_of_no_probe_budget(compress, caplog):
     probe network, and the same size as with the embedding counted from the solved architecture."""
     from types import SimpleNamespace
 
+    from inr_codec.compress.target import plan_params
     from inr_codec.config import compose, model_settings
     from inr_codec.fitting import _size_for_target
     from inr_codec.models import get_model_class
-    from inr_codec.compress.target import plan_params
     cfg = compose([f"compress={compress}", "compress.target_kb=30"])
     settings = model_settings(cfg, 48, 144, 256)
     video = SimpleNamespace(height=144, width=256, num_frames=48)
