@@ -1,6 +1,7 @@
-"""Decoders: ``reference`` (PyTorch, the ground truth) and ``triton`` (the fused kernels).
+"""Decoders: ``reference`` (PyTorch, the ground truth), ``triton`` (the fused kernels) and ``fused`` (the
+latent codec's tiled CPU decoder, ``latent_cpu``).
 
-Both expose ``decode_batches(cm, *, device, dtype, batch_size, frames)``, a generator of uint8
+Each exposes ``decode_batches(cm, *, device, dtype, batch_size, frames)``, a generator of uint8
 (B, H, W, 3) numpy batches, so a long video never has to be in memory at once.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 
 from ..errors import InputError
 
-BACKENDS = ("torch", "triton")
+BACKENDS = ("torch", "triton", "fused")
 
 
 def backend_batches(backend: str) -> Callable[..., Iterator[np.ndarray]]:
@@ -21,5 +22,8 @@ def backend_batches(backend: str) -> Callable[..., Iterator[np.ndarray]]:
         return decode_batches
     if backend == "triton":
         from .triton import decode_batches
+        return decode_batches
+    if backend == "fused":
+        from .latent_cpu import decode_batches
         return decode_batches
     raise InputError(f"unknown backend '{backend}'; choose one of: {', '.join(BACKENDS)}")

@@ -19,4 +19,4 @@ def test_stages_are_timed_and_the_rate_counts_them_all(name):
 def test_the_command_prints_one_line(capsys):
     assert main([str(GOLDEN / "v1.4_latent_tiny.bin"), "--repeats", "1"]) == 0
     out = capsys.readouterr().out.strip()
-    assert "\n" not in out and "6 frames of 37x23 on 1 thread:" in out and "frames/s" in out
+    assert "\n" not in out and "6 frames of 37x23 on 1 thread, torch backend:" in out and "frames/s" in out
