@@ -41,7 +41,8 @@ def fit_epilog() -> str:
     rows = []
     for name in names:
         text = (resources.files("inr_codec.conf") / "model" / f"{name}.yaml").read_text()
-        first = next((ln.lstrip("# ").strip() for ln in text.splitlines() if ln.startswith("#")), "")
+        first = next((ln.lstrip("# ").strip() for ln in text.splitlines()
+                      if ln.startswith("#") and not ln.startswith("# @")), "")  # not Hydra's "# @package"
         label = f"{name} (default)" if name == default else name
         rows.append(f"  {label:<16} {first.split(' (see')[0].rstrip(':.')}")
     return EPILOG_FIT.format(models="\n".join(rows), choices="|".join(names))

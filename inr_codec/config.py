@@ -28,6 +28,10 @@ def compose(overrides: list[str] | tuple[str, ...] = (), *, only: tuple[str, ...
     check(overrides, only=only, command=command)
     cfg = hydra_compose(overrides)
     _model_fit_lr(cfg, overrides)
+    if only is None:  # fit: quality=N sets compress.lmbda; then every knob given must act (knobs.py)
+        from . import knobs, quality
+        quality.apply(cfg, knobs.given(overrides), knobs.choice("compress", overrides))
+        knobs.check(cfg, overrides)
     OmegaConf.set_struct(cfg, True)
     return cfg
 
@@ -91,8 +95,11 @@ def parse_fps(value) -> Fraction | None:
 PRECISIONS = ("auto", "fp32", "bf16")  # train.precision (resolved in train/accel.py)
 
 # key: (kind, lowest, highest, None allowed); "int" and "num" exclude booleans; bounds are inclusive.
-# measure=: what `fit` measures on the written file (MS-SSIM costs more than decoding on a CPU)
-MEASURES = {"full": ("psnr", "msssim"), "psnr": ("psnr",), "none": ()}
+# measure=: what `fit` measures on the written file (MS-SSIM costs more than decoding on a CPU); +x265 / -x265:
+# the x265 line always / never (without either: where it costs under a tenth of the fit; standing.py)
+MEASURES = {"full": ("psnr", "msssim"), "psnr": ("psnr",), "none": (),
+            "full+x265": ("psnr", "msssim"), "psnr+x265": ("psnr",), "full-x265": ("psnr", "msssim"),
+            "psnr-x265": ("psnr",)}
 
 RULES = {
     "seed": ("int", 0, 2**31 - 1, False),

@@ -27,9 +27,10 @@ def pytest_report_header(config):
     return f"inrcodec fuzz seed: {FUZZ_SEED} (replay with INRCODEC_FUZZ_SEED={FUZZ_SEED})"
 
 
-# A fit small enough for CI: 3 upsampling blocks, a few thousand parameters, a few epochs.
-TINY = ["model.size_m=0.012", "model.blocks=3", "model.latent_side=2", "train.epochs=25",
-        "train.batch_size=2", "train.checkpoint_every=10", "device=cpu"]
+# A fit small enough for CI: HNeRV (named: the default model is the latent grids) with post-training
+# quantization, 3 upsampling blocks, a few thousand parameters, a few epochs.
+TINY = ["model=hnerv", "compress=default", "model.size_m=0.012", "model.blocks=3", "model.latent_side=2",
+        "train.epochs=25", "train.batch_size=2", "train.checkpoint_every=10", "device=cpu"]
 
 
 def moving_gradient(frames: int = 6, height: int = 23, width: int = 37) -> np.ndarray:

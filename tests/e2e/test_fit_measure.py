@@ -14,7 +14,7 @@ from tests.conftest import TINY
 
 NV = ["model=nirvana", "device=cpu", "model.head=mlp", "model.grid_ch=0", "model.batch=0", "model.gop=3",
       "model.segment=1", "model.patch=4", "model.hidden=8", "model.layers=1", "model.pe_levels=2",
-      "model.key_steps=5", "model.steps=5"]
+      "model.key_steps=5"]
 
 
 def test_measure_psnr_reports_the_files_psnr_without_msssim(tiny_clip, tmp_path):

@@ -16,7 +16,7 @@ from inr_codec.errors import InputError
 ])
 def test_bad_values_are_refused(override, needle):
     with pytest.raises(InputError, match=needle):
-        validate(compose([override]))
+        validate(compose(["model=hnerv", override]))  # HNeRV's keys: the default model is the latent grids
 
 
 def test_nerv_kernel_must_be_odd_and_both_targets_conflict():

@@ -97,7 +97,7 @@ def test_fit_help_lists_every_registered_model():
     for name in MODELS:
         assert f"\n  {name} " in text, name
     assert "model=" + "|".join(sorted(MODELS)) in text
-    assert "hnerv (default)" in text
+    assert "latent (default)" in text and "hnerv (default)" not in text
     assert "-o names another file (the run directory is made all the same)" in text
 
 

@@ -31,7 +31,7 @@ def test_unknown_group_option_lists_the_options_and_the_nearest():
 
 
 def test_a_key_of_another_model_says_which():
-    msg = error_of(["model.gop=8"])
+    msg = error_of(["model=hnerv", "model.gop=8"])
     assert "model=nirvana" in msg and "model=hnerv" in msg
     assert compose(["model=nirvana", "model.gop=8"]).model.gop == 8
 

@@ -116,7 +116,7 @@ def test_quiet_and_measure_none(tiny_clip, tmp_path, capsys):
 def test_nirvana_shows_one_bar_over_its_groups_and_draws_the_worst_frame(tiny_clip, tmp_path, capsys):
     nv = ["model=nirvana", "device=cpu", "model.head=mlp", "model.grid_ch=0", "model.batch=0", "model.gop=3",
           "model.segment=1", "model.patch=4", "model.hidden=8", "model.layers=1", "model.pe_levels=2",
-          "model.key_steps=5", "model.steps=5", "measure=psnr"]
+          "model.key_steps=5", "measure=psnr"]
     assert main(["fit", str(tiny_clip), *nv, "--outputs", str(tmp_path / "runs")]) == 0
     captured = capsys.readouterr()
     assert "nirvana:" in captured.err and "group 2/2 (key, segment 1)" in captured.err, captured.err
