@@ -21,6 +21,8 @@ def print_fit(summary: dict) -> None:
         before = ("" if s["psnr_before_compression"] is None else
                   f" ({s['psnr_before_compression']:.2f} dB before compression)")
         print(f"  {plural(s['bytes'], 'byte', fmt=',')}, {s['bpp']:.4f} bpp, {_quality(s)}{before}")
+    if s.get("x265"):  # where the file stands against x265 slow (standing.py)
+        print(f"  {s['x265']['text']}")
     w = s.get("worst_frame")
     if w:
         print(f"  worst frame {w['index']} ({w['psnr']:.2f} dB): source, decoded and error map in {w['image']}")

@@ -170,6 +170,7 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
                                f"of every frame", meta.frames, "measuring") as bar:
                 measured, worst = measure_worst(written, video.frames, device, metrics, progress=bar.update)
         psnr_file, msssim_file = measured.get("psnr"), measured.get("msssim")
+        x265 = _stand(stages, video.frames, video.fps, meta, nbytes, psnr_file, state.elapsed_s + finetune_s, cfg)
         summary = {
             "file": str(model_file), "bytes": nbytes, "bpp": bpp(nbytes, meta), "psnr": psnr_file,
             "psnr_before_compression": psnr_fp32, "msssim": msssim_file, "frames": meta.frames, "width": meta.width,
@@ -184,7 +185,7 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
                            and t.name != "embeddings"} or None,
             "target_bytes": target, "video": str(video_path), "run_dir": str(run_dir), "inrcodec": __version__,
             "processes": distributed.world_size(), **_threads_summary(threads),
-            "worst_frame": _worst_picture(run_dir, worst),
+            "worst_frame": _worst_picture(run_dir, worst), "x265": x265,
         }
         write_json(run_dir / "summary.json", summary)
         log.info("wrote %s: %d bytes, %.4f bpp, %s", model_file, nbytes, summary["bpp"],
@@ -197,6 +198,25 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
 
 
 _NAMES = {"psnr": "PSNR", "msssim": "MS-SSIM"}
+
+
+def _stand(stages: Stages, frames, fps, meta: VideoMeta, nbytes: int, psnr, fit_s: float, cfg) -> dict | None:
+    """The x265 line (standing.py) on the frames the PSNR was measured on, said as a stage and logged."""
+    from . import standing
+    result = standing.stand(frames, fps, (meta.frames, meta.height, meta.width), nbytes, psnr,
+                            fit_seconds=fit_s, measure=cfg.measure, announce=stages.say)
+    if result is not None:
+        log.info("%s", result["text"])
+    return result
+
+
+def _whole_video(video_path: Path, cfg) -> np.ndarray | None:
+    """NIRVANA's input in one array, for the x265 line; None where it would not fit in memory."""
+    try:
+        check_video_memory(video_path, cfg)
+    except InputError:
+        return None
+    return load_video(video_path, cfg).frames
 
 
 def _coding(ccfg, learned: bool, target: int | None) -> str:
@@ -317,6 +337,8 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
                                                                                  **sel)), device, metrics,
                                                       progress=bar.update)
         params = sum(int(np.prod(t.shape)) for t in groups[0].tensors)
+        x265 = _stand(stages, lambda: _whole_video(video_path, cfg), meta.fps, meta, nbytes, measured.get("psnr"),
+                      fit_s, cfg)
         summary = {
             "file": str(model_file), "bytes": nbytes, "bpp": bpp(nbytes, meta), "psnr": measured.get("psnr"),
             "psnr_before_compression": None, "msssim": measured.get("msssim"), "frames": n, "width": w, "height": h,
@@ -326,7 +348,7 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
             "device": device_name(device), "model": "nirvana", "bits": int(cfg.compress.bits), "prune": 0.0,
             "target_bytes": None, "video": str(video_path), "run_dir": str(run_dir), "inrcodec": __version__,
             "processes": distributed.world_size(), **_threads_summary(threads),
-            "worst_frame": _worst_picture(run_dir, worst),
+            "worst_frame": _worst_picture(run_dir, worst), "x265": x265,
         }
         write_json(run_dir / "summary.json", summary)
         log.info("wrote %s: %d bytes, %.4f bpp, %s, %d groups", model_file, nbytes, summary["bpp"],
