@@ -124,8 +124,8 @@ def stand(frames: np.ndarray | Callable[[], np.ndarray], fps, dims: tuple[int, i
     seconds = round(time.perf_counter() - t0, 2)
     need = interpolate(points, psnr)
     out = {"skipped": False, "codec": LABEL, "psnr": round(psnr, 4), "points": points, "seconds": seconds,
-           "bytes": None if need is None else int(round(need)), "ratio": None if need is None else round(nbytes / need, 4),
-           "in_range": need is not None}
+           "bytes": None if need is None else int(round(need)),
+           "ratio": None if need is None else round(nbytes / need, 4), "in_range": need is not None}
     cost = f"{len(points)} encodes, {_s(seconds)}"
     if need is not None:
         out["text"] = (f"{LABEL} would need {out['bytes']:,} bytes for the same PSNR ({psnr:.2f} dB): this file is "
