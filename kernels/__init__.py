@@ -8,6 +8,7 @@ from .conv_head_uint8 import conv_head_uint8
 from .conv_head_uint8 import pack_weight as pack_head_weight
 from .conv_shuffle_gelu import conv_shuffle_gelu
 from .conv_shuffle_gelu import pack_weight as pack_upblock_weight
+from .latent_decode import LatentPack, latent_decode
 
-__all__ = ["INTERPRETED", "SUPPORTED_DTYPES", "conv_head_uint8", "conv_shuffle_gelu", "pack_head_weight",
-           "pack_upblock_weight"]
+__all__ = ["INTERPRETED", "SUPPORTED_DTYPES", "LatentPack", "conv_head_uint8", "conv_shuffle_gelu", "latent_decode",
+           "pack_head_weight", "pack_upblock_weight"]
