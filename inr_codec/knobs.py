@@ -21,15 +21,15 @@ VALIDATED_FOR_NIRVANA = ("train.budget_s", "train.candidates", "compress.prune",
 
 
 def given(overrides) -> dict[str, str]:
-    """The keys set on the command line (``key=value`` and ``+key=value``, not groups, not Hydra's), the last
-    value of each as written."""
+    """The keys set on the command line (``key=value`` and ``+key=value``, not groups, not Hydra's), each with
+    its last override as written."""
     from .overrides import GROUPS, parse
     out: dict[str, str] = {}
     for o in parse([str(x) for x in overrides]):
         key = o.key_or_group
         if key in GROUPS or key.startswith("hydra") or o.is_sweep_override():
             continue
-        out[key] = o.get_value_element_as_str()
+        out[key.lstrip("+")] = o.input_line
     return out
 
 
@@ -144,9 +144,8 @@ def check(cfg, overrides) -> None:
     if not keys:
         return
     preset = choice("compress", overrides)
-    for key, value in keys.items():
-        key = key.lstrip("+")
+    for key, written in keys.items():
         reason = _why(cfg, key, keys, preset)
         if reason:
-            raise InputError(f"{key}={value} changes nothing under model={cfg.model.name} compress={preset}: "
-                             f"{reason}")
+            raise InputError(f"{written.lstrip('+')} changes nothing under model={cfg.model.name} "
+                             f"compress={preset}: {reason}")
