@@ -9,6 +9,7 @@ from .conv_head_uint8 import pack_weight as pack_head_weight
 from .conv_shuffle_gelu import conv_shuffle_gelu
 from .conv_shuffle_gelu import pack_weight as pack_upblock_weight
 from .latent_decode import LatentPack, latent_decode
+from .latent_decode import scratch_size as latent_decode_scratch
 
 __all__ = ["INTERPRETED", "SUPPORTED_DTYPES", "LatentPack", "conv_head_uint8", "conv_shuffle_gelu", "latent_decode",
-           "pack_head_weight", "pack_upblock_weight"]
+           "latent_decode_scratch", "pack_head_weight", "pack_upblock_weight"]

@@ -1,5 +1,6 @@
 """The Triton decode backend: the same interface as ``decode.reference``, with the upsampling blocks
-and the output head run by the fused kernels in ``inr_codec.kernels``.
+and the output head run by the fused kernels in ``inr_codec.kernels``, and a latent file's whole
+decoder by ``latent_decode`` (:class:`LatentLaunchPlan`).
 
 A :class:`LaunchPlan` is built once per file from the reference decoder's weights: the stem (HNeRV's
 1x1 conv, NeRV's MLP) stays in PyTorch in fp32 (it works on the tiny latent), every UpBlock's weight
@@ -77,7 +78,44 @@ def _parts(decoder: torch.nn.Module, name: str):
     return decoder.blocks, decoder.head
 
 
-class LaunchPlan:
+class _Graphed:
+    """``run``: a plan's ``_launch(idx, out)`` as is, or (CUDA) captured once per batch size in a graph."""
+    device: torch.device
+    video: object
+    use_graphs: bool
+    _graphs: dict
+
+    def _launch(self, idx: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _new_out(self, bsz: int) -> torch.Tensor:
+        return torch.empty(bsz, self.video.height, self.video.width, 3, device=self.device, dtype=torch.uint8)
+
+    @torch.no_grad()
+    def run(self, idx: torch.Tensor) -> torch.Tensor:
+        """uint8 frames (B, H, W, 3) on the plan's device; a fresh tensor the caller may keep."""
+        idx = idx.to(self.device)
+        bsz = idx.shape[0]
+        if not self.use_graphs:
+            return self._launch(idx, self._new_out(bsz))
+        if bsz not in self._graphs:
+            static_idx, static_out = idx.clone(), self._new_out(bsz)
+            side = torch.cuda.Stream(self.device)
+            side.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(side):  # warm-up: autotunes every kernel outside the capture
+                self._launch(static_idx, static_out)
+            torch.cuda.current_stream(self.device).wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                self._launch(static_idx, static_out)
+            self._graphs[bsz] = (graph, static_idx, static_out)
+        graph, static_idx, static_out = self._graphs[bsz]
+        static_idx.copy_(idx)
+        graph.replay()
+        return static_out.clone()
+
+
+class LaunchPlan(_Graphed):
     """A decoder's weights packed for the kernels, its buffers per batch size and (CUDA) its graphs."""
 
     def __init__(self, cm: CompressedModel, device, dtype: str = "fp32", *, cuda_graphs: bool = True):
@@ -140,35 +178,40 @@ class LaunchPlan:
         return self.k.conv_head_uint8(bufs[-1], hw, hb, hk, crop=(v.crop_top, v.crop_left, v.height, v.width),
                                       out=out)
 
-    def _new_out(self, bsz: int) -> torch.Tensor:
-        return torch.empty(bsz, self.video.height, self.video.width, 3, device=self.device, dtype=torch.uint8)
-
-    @torch.no_grad()
-    def run(self, idx: torch.Tensor) -> torch.Tensor:
-        """uint8 frames (B, H, W, 3) on the plan's device; a fresh tensor the caller may keep."""
-        idx = idx.to(self.device)
-        bsz = idx.shape[0]
-        if not self.use_graphs:
-            return self._launch(idx, self._new_out(bsz))
-        if bsz not in self._graphs:
-            static_idx, static_out = idx.clone(), self._new_out(bsz)
-            side = torch.cuda.Stream(self.device)
-            side.wait_stream(torch.cuda.current_stream(self.device))
-            with torch.cuda.stream(side):  # warm-up: autotunes every kernel outside the capture
-                self._launch(static_idx, static_out)
-            torch.cuda.current_stream(self.device).wait_stream(side)
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
-                self._launch(static_idx, static_out)
-            self._graphs[bsz] = (graph, static_idx, static_out)
-        graph, static_idx, static_out = self._graphs[bsz]
-        static_idx.copy_(idx)
-        graph.replay()
-        return static_out.clone()
 
 
-def build_plan(cm: CompressedModel, device="cuda", dtype: str = "fp32", **kw) -> LaunchPlan:
+class LatentLaunchPlan(_Graphed):
+    """A latent decoder packed for ``kernels.latent_decode`` (one kernel a batch), its scratch per batch
+    size and (CUDA) its graphs."""
+
+    def __init__(self, cm: CompressedModel, device, dtype: str = "fp32", *, cuda_graphs: bool = True):
+        from .. import kernels
+        if dtype not in DTYPES:
+            raise InputError(f"unknown dtype '{dtype}'; choose one of: {', '.join(DTYPES)}")
+        self.k = kernels
+        self.device = torch.device(device)
+        self.video = cm.video
+        try:
+            self.pack = kernels.LatentPack(build_decoder(cm, self.device, "fp32"), DTYPES[dtype])
+        except ValueError as e:
+            raise BackendError(f"{e}; use --backend torch") from None
+        self.use_graphs = cuda_graphs and self.device.type == "cuda" and not kernels.INTERPRETED
+        self._scratch: dict[int, torch.Tensor] = {}
+        self._graphs: dict[int, tuple] = {}
+
+    def _launch(self, idx: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        v, bsz = self.video, idx.shape[0]
+        if bsz not in self._scratch:
+            need = self.k.latent_decode_scratch(bsz, v.height, v.width)
+            self._scratch[bsz] = torch.empty(need, device=self.device, dtype=torch.float32)
+        return self.k.latent_decode(self.pack, idx, crop=(v.crop_top, v.crop_left, v.height, v.width), out=out,
+                                    scratch=self._scratch[bsz])
+
+
+def build_plan(cm: CompressedModel, device="cuda", dtype: str = "fp32", **kw) -> LaunchPlan | LatentLaunchPlan:
     check_available(device)
+    if cm.model.get("name") == "latent":
+        return LatentLaunchPlan(cm, device, dtype, **kw)
     return LaunchPlan(cm, device, dtype, **kw)
 
 
