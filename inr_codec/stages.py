@@ -25,5 +25,5 @@ class Stages:
     def frames(self, text: str, total: int, name: str) -> tqdm:
         """``say(text)``, then a bar over ``total`` frames named ``name``; close it when the stage ends."""
         self.say(text)
-        return tqdm(total=total, unit="fr", desc=name, disable=not self.show, delay=BAR_AFTER_S, leave=False,
-                    dynamic_ncols=True)
+        return tqdm(total=total, unit="fr", desc=name, delay=BAR_AFTER_S, leave=False, dynamic_ncols=True,
+                    disable=not (self.show and sys.stderr.isatty()))  # a log or a pipe gets the stage's line only

@@ -44,7 +44,7 @@ def test_forecast_is_silent_when_the_budget_suffices_and_counts_steps_below_one_
 
 
 def test_bar_moves_within_the_first_epoch_with_one_time_left(capsys):
-    bar = FitBar("fit", epochs=20, steps_per_epoch=50, done_steps=0, show=True)
+    bar = FitBar("fit", epochs=20, steps_per_epoch=50, done_steps=0, show=True, tty=True)  # the terminal's bar
     for b in range(1, 6):
         bar.step(b / 1000, epoch=0, batch=b)
     text = str(bar.bar)
@@ -52,7 +52,7 @@ def test_bar_moves_within_the_first_epoch_with_one_time_left(capsys):
     assert bar.bar.n == 5 and "epoch 1/20, step 5/50" in text, text
     assert text.count("<") == 1 and "left" not in text, text  # tqdm's one time left, no second figure
     # under a budget the position is the schedule's progress (the budget's share of time where larger)
-    budget = FitBar("fit", epochs=20, steps_per_epoch=50, done_steps=0, show=True)
+    budget = FitBar("fit", epochs=20, steps_per_epoch=50, done_steps=0, show=True, tty=True)
     budget.step(0.25, epoch=0, batch=3)
     assert budget.bar.n == 250
     budget.close()
