@@ -11,13 +11,16 @@ under its own time limit, all within --deadline seconds):
   roundtrip `inrcodec fit` of the bundled sample on the GPU, then `inrcodec decode` of that model.bin on the
             GPU (torch and triton backends) and on the CPU; the decoded frames (uint8 symbols) and the
             dequantized weights compared between the two
-  b3        B3: scripts/bench_decode.py, batch 32, every backend (HNeRV 1.5M, 640x1280 synthetic model)
+  b3        B3: scripts/bench_decode.py, batch 32, every backend (HNeRV 1.5M, 640x1280 synthetic model); then the
+            latent codec: a synthetic 1920x1080 file of the default architecture (16 frames), torch (eager_fp32)
+            and triton (fp16, bf16) backends, batch 1 and 8 (--dry-run: 12x8, eager_fp32 and triton_fp32 in
+            Triton's interpreter)
   b1        B1: scripts/bench_fit.py, HNeRV 1.5M on the 1280x640 Bunny crop, 60 epochs: seconds per epoch
             and the PSNR at 60 epochs
   baseline  ../shared/tools/decode_baseline.py (or its copy in .whl/): the decode-speed baselines beside B3
 
 Writes at most 8 files, flat, into OUT_DIR (what the device tool brings back): summary.json (every figure,
-every step's status), gpu_check.log (every step's output), b1.csv, b3.csv, roundtrip.json.
+every step's status), gpu_check.log (every step's output), b1.csv, b3.csv, b3_latent.csv, roundtrip.json.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BUNNY = "bunny_1280x640_132f_x264rgb_crf8.mkv"  # made by scripts/gpu_check_prepare.sh
 ALL_B3 = "eager_fp32,eager_fp16_cl,compile_fp16_cl,triton_fp16,triton_bf16,triton_fp32"
+LATENT_B3 = "eager_fp32,triton_fp16,triton_bf16"
 
 
 class Check:
@@ -111,7 +115,7 @@ def env_step(c: Check) -> dict:
 
 def kernels_step(c: Check) -> dict:
     target = ["tests/kernels/test_conv_head_uint8.py"] if c.dry else ["tests/kernels"]
-    rc, text = c.sh("kernels", [*py(), "-m", "pytest", "-q", "-p", "no:cacheprovider", *target], 150)
+    rc, text = c.sh("kernels", [*py(), "-m", "pytest", "-q", "-p", "no:cacheprovider", *target], 150 if c.dry else 200)
     last = [ln for ln in text.strip().splitlines() if ln.strip()][-1:] or [""]
     return {"status": "ok" if rc == 0 else f"failed: rc {rc}", "pytest": last[0]}
 
@@ -176,6 +180,23 @@ def b3_step(c: Check) -> dict:
     else:
         cmd = [*py(), "scripts/bench_decode.py", "--batch-size", "32", "--providers", ALL_B3, "--csv", str(csv)]
     rc, text = c.sh("b3", cmd, 180)
+    rows = _csv_rows(csv)
+    latent = b3_latent(c)
+    ok = rc == 0 and rows and latent["status"] == "ok"
+    return {"status": "ok" if ok else f"failed: rc {rc}, latent {latent['status']}", "rows": rows,
+            "latent_rows": latent["rows"]}
+
+
+def b3_latent(c: Check) -> dict:
+    """B3 for the latent codec: torch and triton backends, batch 1 and 8, on a synthetic default-architecture file."""
+    csv = c.out / "b3_latent.csv"
+    if c.dry:  # the kernel in Triton's interpreter, so the whole path runs on the CPU
+        args, env = ["--device", "cpu", "--size", "8x12", "--frames", "2", "--providers", "eager_fp32,triton_fp32",
+                     "--iters", "1"], {"TRITON_INTERPRET": "1"}
+    else:
+        args, env = ["--size", "1080x1920", "--frames", "16", "--providers", LATENT_B3, "--iters", "20"], None
+    rc, _ = c.sh("b3 latent", [*py(), "scripts/bench_decode.py", "--latent", "--batch-size", "1,8", "--repeats", "1",
+                               *args, "--csv", str(csv)], 150, env=env)
     rows = _csv_rows(csv)
     return {"status": "ok" if rc == 0 and rows else f"failed: rc {rc}", "rows": rows}
 

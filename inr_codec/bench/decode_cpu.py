@@ -30,33 +30,9 @@ from ..decode import BACKENDS, backend_batches
 from ..decode.reference import build_decoder
 from ..errors import InputError
 from ..words import plural
+from .synthetic import latent_file
 
 CPU_BACKENDS = tuple(b for b in BACKENDS if b != "triton")
-
-
-def synthetic_latent(frames: int, height: int, width: int, seed: int = 0, overrides: tuple[str, ...] = ()) -> bytes:
-    """model.bin bytes of a latent model of the default architecture (plus ``overrides``) for
-    frames×height×width: grids drawn N(0, 1.5²) on unit steps, the synthesis's initial weights, coded as a
-    fit codes them (the grids under the context model)."""
-    from fractions import Fraction
-
-    from ..compress import learned_quant
-    from ..compress.pipeline import compress_decoder
-    from ..config import compose, model_settings
-    from ..container.records import VideoMeta
-    from ..models import get_model_class
-
-    cfg = compose(["model=latent", "compress=latent", *overrides])
-    cls = get_model_class("latent")
-    torch.manual_seed(seed)
-    model = cls.create(model_settings(cfg, frames, height, width), frames, height, width)
-    with torch.no_grad():
-        for g in model.decoder.latents.grids():
-            g.normal_(0.0, 1.5)
-    learned_quant.attach(model.decoder, cfg.compress)
-    meta = VideoMeta(width=width, height=height, frames=frames, fps=Fraction(25), pad_width=model.arch["w0"],
-                     pad_height=model.arch["h0"], source_pix_fmt="rgb24")
-    return container.to_bytes(compress_decoder(model.decoder, "latent", model.arch, meta, cfg.compress))
 
 
 def measure(source: Path | bytes, threads: int = 1, repeats: int = 3, batch: int = 8, backend: str = "torch") -> dict:
@@ -118,7 +94,7 @@ def main(argv=None) -> int:
     try:
         source = a.model
         if a.synthetic:
-            source = synthetic_latent(a.frames, a.synthetic[1], a.synthetic[0])
+            source = latent_file(a.frames, a.synthetic[1], a.synthetic[0])
             if a.save:
                 a.save.write_bytes(source)
         r = measure(source, a.threads, a.repeats, a.batch, a.backend)

@@ -9,8 +9,10 @@ For each provider two figures:
     achieved TFLOP/s (2 × MACs) and the share of ``--peak`` come.
 
 Without a model file it builds the HNeRV-1.5M 640x1280 configuration in memory with random weights
-and sends it through the same CompressedModel bytes path. ``--device cpu`` is a smoke mode for tests
-(a tiny model; triton only under TRITON_INTERPRET=1); real figures need a CUDA GPU.
+and sends it through the same CompressedModel bytes path; with ``--latent``, a latent file of the default
+architecture at ``--size`` (``bench/synthetic.py``). ``--batch-size`` takes a comma list (``1,8``).
+``--device cpu`` is a smoke mode for tests (a tiny model; triton only under TRITON_INTERPRET=1); real
+figures need a CUDA GPU.
 """
 from __future__ import annotations
 
@@ -130,20 +132,21 @@ def network_fps(cm, provider: str, device: torch.device, batch_size: int, iters:
     return frames / (time.perf_counter() - t0)
 
 
-def run(data: bytes, providers, device: torch.device, batch_size: int, repeats: int, iters: int,
+def run(data: bytes, providers, device: torch.device, batch_sizes, repeats: int, iters: int,
         peak_tflops: float) -> list[Result]:
     from ..models.macs import macs_per_frame
     cm = container.from_bytes(data)
     macs = macs_per_frame(cm.model["name"], cm.model)
     v = cm.video
     out = []
-    for prov in providers:
-        whole_file_seconds(data, prov, device, batch_size)  # warm-up
-        best, n = min(whole_file_seconds(data, prov, device, batch_size) for _ in range(repeats))
-        net = network_fps(cm, prov, device, batch_size, iters)
-        tflops = 2 * macs * net / 1e12
-        out.append(Result(prov, str(device), n, batch_size, v.width, v.height, macs / 1e9,
-                          macs / (v.width * v.height), n / best, net, tflops, tflops / peak_tflops))
+    for batch_size in [batch_sizes] if isinstance(batch_sizes, int) else batch_sizes:
+        for prov in providers:
+            whole_file_seconds(data, prov, device, batch_size)  # warm-up
+            best, n = min(whole_file_seconds(data, prov, device, batch_size) for _ in range(repeats))
+            net = network_fps(cm, prov, device, batch_size, iters)
+            tflops = 2 * macs * net / 1e12
+            out.append(Result(prov, str(device), n, batch_size, v.width, v.height, macs / 1e9,
+                              macs / (v.width * v.height), n / best, net, tflops, tflops / peak_tflops))
     return out
 
 
@@ -158,17 +161,38 @@ def _check_device(name: str, providers) -> torch.device:
     return device
 
 
+def _batch_sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(x) for x in str(text).split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise InputError(f"--batch-size {text} is not a whole number or a comma list of them, each at least 1")
+    return sizes
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"--size {text} is not HEIGHTxWIDTH, e.g. 1080x1920") from None
+    if h < 1 or w < 1:
+        raise InputError(f"--size {text} must have a positive height and width")
+    return h, w
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="bench_decode", description=__doc__.split("\n\n")[0])
     p.add_argument("model", nargs="?", help="a model.bin (default: synthetic HNeRV 1.5M, 640x1280, 132 frames)")
     p.add_argument("--device", default="cuda")
     p.add_argument("--providers", help=f"comma list of {', '.join(ALL_PROVIDERS)} (default: the GPU set, "
                                        "or eager_fp32,triton_fp32 with --device cpu)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", default="32", help="frames per batch, or a comma list (1,8)")
     p.add_argument("--frames", type=int, default=132, help="frames of the synthetic model")
     p.add_argument("--size", default="640x1280", metavar="HxW", help="frame size of the synthetic model")
     p.add_argument("--size-m", type=float, default=1.5, help="millions of parameters of the synthetic model")
     p.add_argument("--tiny", action="store_true", help="a tiny synthetic model (smoke tests)")
+    p.add_argument("--latent", action="store_true", help="a synthetic latent file of the default architecture")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--iters", type=int, default=50, help="batches timed for the network-only figure")
     p.add_argument("--peak", type=float, default=DEFAULT_PEAK_TFLOPS, help="the GPU's peak TFLOP/s (default 800)")
@@ -181,28 +205,33 @@ def main(argv=None) -> int:
         if unknown:
             raise InputError(f"unknown providers {', '.join(unknown)}; choose from {', '.join(ALL_PROVIDERS)}")
         device = _check_device(a.device, providers)
+        batch_sizes = _batch_sizes(a.batch_size)
         if a.model:
             data = Path(a.model).read_bytes()
+        elif a.latent:
+            from .synthetic import latent_file
+            h, w = _size(a.size)
+            data = latent_file(a.frames, h, w)
         elif a.tiny:
             data = synthetic_model(4, 24, 40, 0.004, ("model.blocks=3", "model.latent_side=2"))
         else:
-            h, w = (int(x) for x in a.size.lower().split("x"))
-            data = synthetic_model(a.frames, h, w, a.size_m)
+            data = synthetic_model(a.frames, *_size(a.size), a.size_m)
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True
             torch.backends.cuda.matmul.allow_tf32 = False
             torch.backends.cudnn.allow_tf32 = False
-        results = run(data, providers, device, a.batch_size, a.repeats, a.iters, a.peak)
+        results = run(data, providers, device, batch_sizes, a.repeats, a.iters, a.peak)
     except (InputError, OSError, ValueError) as e:
         print(f"bench_decode: error: {e}", file=sys.stderr)
         return 2
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     r0 = results[0]
-    print(f"{name}: {r0.frames} frames of {r0.width}x{r0.height}, batch {r0.batch_size}, "
+    print(f"{name}: {r0.frames} frames of {r0.width}x{r0.height}, "
           f"{r0.gmac_per_frame:.2f} GMAC/frame, {r0.macs_per_pixel:,.0f} MACs/pixel, peak {a.peak:g} TFLOP/s")
-    print(f"{'provider':18s} {'file fps':>10s} {'net fps':>10s} {'TFLOP/s':>9s} {'of peak':>8s}")
+    print(f"{'provider':18s} {'batch':>5s} {'file fps':>10s} {'net fps':>10s} {'TFLOP/s':>9s} {'of peak':>8s}")
     for r in results:
-        print(f"{r.provider:18s} {r.file_fps:10.1f} {r.net_fps:10.1f} {r.tflops:9.2f} {100 * r.peak_share:7.1f}%")
+        print(f"{r.provider:18s} {r.batch_size:5d} {r.file_fps:10.1f} {r.net_fps:10.1f} {r.tflops:9.2f} "
+              f"{100 * r.peak_share:7.1f}%")
     if a.csv:
         from inr_codec.io.common import atomic_file
         try:

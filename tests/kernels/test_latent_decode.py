@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from inr_codec import container
-from inr_codec.bench.decode_cpu import synthetic_latent
+from inr_codec.bench.synthetic import latent_file as synthetic_latent
 from inr_codec.cli import main
 from inr_codec.decode import reference
 from inr_codec.decode import triton as tb

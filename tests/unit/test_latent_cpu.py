@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from inr_codec import api, container
-from inr_codec.bench.decode_cpu import synthetic_latent
+from inr_codec.bench.synthetic import latent_file as synthetic_latent
 from inr_codec.cli import main
 from inr_codec.decode import backend_batches, latent_cpu, reference
 from inr_codec.errors import BackendError
