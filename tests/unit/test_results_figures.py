@@ -1,0 +1,36 @@
+"""docs/results.md's figures come from its recorded points: the BD-rates scripts/results_figures.py computes
+from docs/results/points.csv agree with those docs/benchmarks.md recorded from the fits' own files, and the
+plots are drawn."""
+from pathlib import Path
+
+import pytest
+
+from inr_codec.bench.results import bd_rows, figures, load
+
+POINTS = Path(__file__).parents[2] / "docs" / "results" / "points.csv"
+
+# (clip, curve, anchor) -> BD-rate recorded in docs/benchmarks.md
+RECORDED = {("sample", "latent (default)", "x265 slow"): 80.7, ("sample", "latent (default)", "SVT-AV1 preset 6"): 222.6,
+            ("sample", "HNeRV rd", "x265 slow"): 144.3, ("sample", "HNeRV full", "x265 slow"): 299.8,
+            ("clip", "latent (default)", "x265 slow"): 45.3, ("clip", "latent (default)", "SVT-AV1 preset 6"): 168.3,
+            ("clip", "HNeRV rd", "x265 slow"): 68.3, ("clip", "HNeRV full", "x265 slow"): 124.0}
+
+
+def test_the_recomputed_bd_rates_match_the_recorded_ones():
+    found = {(clip, r["test"], r["anchor"]): r["bd_rate_pct"] for clip, curves in load(POINTS).items()
+             for r in bd_rows(curves)}
+    for key, recorded in RECORDED.items():
+        assert found[key] == pytest.approx(recorded, abs=0.5), key
+
+
+def test_a_single_point_is_compared_at_equal_psnr_not_by_bd():
+    rows = bd_rows([{"label": "a", "kind": "anchor", "bpp": [0.1, 0.2], "psnr": [28.0, 30.0]},
+                    {"label": "one", "kind": "inr", "bpp": [0.3], "psnr": [29.0]},
+                    {"label": "far", "kind": "inr", "bpp": [0.3], "psnr": [35.0]}])
+    assert rows[0]["bd_rate_pct"] is None and 0.3 / 0.2 < rows[0]["ratio"] < 0.3 / 0.1
+    assert rows[1]["ratio"] is None  # outside the anchor's PSNR: not extrapolated
+
+
+def test_the_plots_are_drawn(tmp_path):
+    figures(POINTS, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results_clip_psnr.png", "results_sample_psnr.png"]
