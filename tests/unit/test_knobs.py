@@ -62,12 +62,16 @@ def test_an_inert_knob_is_one_line_naming_what_would_make_it_act(combo, override
 
 # the same knobs where they act: no error
 ACTING = [
-    ["model=hnerv", "compress=full", "compress.lmbda=0.01"], ["compress.lmbda=0.03"], ["model=hnerv", "compress.steps=channel"],
-    ["compress.latent_model=ctx"], ["model=hnerv", "compress=full", "compress.qat_noise=0.5"],
-    [*HNERV_PTQ, "compress.prune=0.2", "compress.prune_epochs=3"], [*HNERV_PTQ, "compress.qat_epochs=3", "compress.finetune_lr=1e-3"],
-    ["model=hnerv", "compress.embed_bits=4"], ["quality=2", "compress.ladder=[0.1,0.05,0.02]"], ["model=hnerv", "model.size_m=0.2"],
-    ["model.fit_lr=2e-2"], ["train.candidates=2", "train.candidate_epochs=3"], ["model.t_stride_max=8"],
-    ["model=nirvana", "model.segment=2", "model.steps=50", "model.head=mlp", "model.grid_ch=2", "model.grid_t=4", "model.layers=2"],
+    ["model=hnerv", "compress=full", "compress.lmbda=0.01"], ["compress.lmbda=0.03"],
+    ["model=hnerv", "compress.steps=channel"], ["compress.latent_model=ctx"],
+    ["model=hnerv", "compress=full", "compress.qat_noise=0.5"],
+    [*HNERV_PTQ, "compress.prune=0.2", "compress.prune_epochs=3"],
+    [*HNERV_PTQ, "compress.qat_epochs=3", "compress.finetune_lr=1e-3"],
+    ["model=hnerv", "compress.embed_bits=4"], ["quality=2", "compress.ladder=[0.1,0.05,0.02]"],
+    ["model=hnerv", "model.size_m=0.2"], ["model.fit_lr=2e-2"], ["train.candidates=2", "train.candidate_epochs=3"],
+    ["model.t_stride_max=8"],
+    ["model=nirvana", "model.segment=2", "model.steps=50", "model.head=mlp", "model.grid_ch=2", "model.grid_t=4",
+     "model.layers=2"],
     ["model=nirvana", "compress.bits=6", "compress.bias_bits=6"], ["compress.finetune_lr=1e-3"],
 ]
 

@@ -10,10 +10,10 @@ from inr_codec.bench.results import bd_rows, figures, load
 POINTS = Path(__file__).parents[2] / "docs" / "results" / "points.csv"
 
 # (clip, curve, anchor) -> BD-rate recorded in docs/benchmarks.md
-RECORDED = {("sample", "latent (default)", "x265 slow"): 80.7, ("sample", "latent (default)", "SVT-AV1 preset 6"): 222.6,
-            ("sample", "HNeRV rd", "x265 slow"): 144.3, ("sample", "HNeRV full", "x265 slow"): 299.8,
-            ("clip", "latent (default)", "x265 slow"): 45.3, ("clip", "latent (default)", "SVT-AV1 preset 6"): 168.3,
-            ("clip", "HNeRV rd", "x265 slow"): 68.3, ("clip", "HNeRV full", "x265 slow"): 124.0}
+LATENT, X265, AV1 = "latent (default)", "x265 slow", "SVT-AV1 preset 6"
+RECORDED = {("sample", LATENT, X265): 80.7, ("sample", LATENT, AV1): 222.6, ("sample", "HNeRV rd", X265): 144.3,
+            ("sample", "HNeRV full", X265): 299.8, ("clip", LATENT, X265): 45.3, ("clip", LATENT, AV1): 168.3,
+            ("clip", "HNeRV rd", X265): 68.3, ("clip", "HNeRV full", X265): 124.0}
 
 
 def test_the_recomputed_bd_rates_match_the_recorded_ones():
