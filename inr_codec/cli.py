@@ -20,13 +20,16 @@ from .words import plural
 EPILOG_FIT = """models (model=NAME; each one's settings in docs/cli.md):
 {models}
 overrides (key=value), for example:
-  model={choices}  model.size_m=0.5  train.epochs=300  train.budget_s=120  train.loss=l1+msssim
-  compress.bits=6  compress.prune=0.2  device=cpu|cuda  seed=1  measure=full|psnr|none
+  quality=1..5 (smallest..best)  compress.lmbda=0.01  compress.target_kb=30  train.budget_s=120
+  model={choices}  model.size_m=0.5 (hnerv, nerv)  compress=full|rd|default  compress.bits=6
+  device=cpu|cuda  seed=1  measure=full|psnr|none (+x265: always the x265 line, -x265: never)
+  an override that would change nothing under the chosen model and preset is refused, naming what would
+  make it act
   data.width=1920 data.height=1080 data.pix_fmt=yuv420p data.fps=25   (raw .yuv input)
   data.start=100 data.max_frames=24   (a part of the video)
 the run directory, OUTPUTS/<video stem>/<time>/, keeps config.yaml, fit.log, checkpoints, summary.json and
 worst_frame.png, and model.bin unless -o names another file (the run directory is made all the same)
-sweep with -m and comma lists: inrcodec fit video.mp4 -m model=nerv,hnerv compress.bits=4,6,8
+sweep with -m and comma lists: inrcodec fit video.mp4 -m quality=1,3,5   (or -m model=nerv,hnerv ...)
   in parallel (pip install 'inrcodec[cluster]'): ... hydra/launcher=joblib hydra.launcher.n_jobs=2
   on SLURM: ... hydra/launcher=slurm hydra.launcher.partition=gpu   (see docs/cli.md)"""
 
