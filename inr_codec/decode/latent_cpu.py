@@ -16,6 +16,9 @@ and dtypes are refused in one line, never handed to another backend.
 """
 from __future__ import annotations
 
+import copy
+import queue
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
 import numpy as np
@@ -71,6 +74,15 @@ class LatentPlan:
         widths = [c.shape[0] for c, _ in [(self.first, None), *self.hidden]]
         self.tiles = [torch.empty(c, self.rows * w) for c in widths]
         self.rgb_tile = torch.empty(3, self.rows * w)
+
+    def twin(self) -> "LatentPlan":
+        """A plan sharing these weights with buffers of its own (for another thread)."""
+        twin = copy.copy(self)
+        twin.features = self.features.clone()
+        twin.rgb = torch.zeros_like(self.rgb)
+        twin.tiles = [torch.empty_like(t) for t in self.tiles]
+        twin.rgb_tile = torch.empty_like(self.rgb_tile)
+        return twin
 
     def macs_per_pixel(self) -> int:
         """The synthesis's multiply-accumulates per padded pixel (1x1 layers, to RGB, the 3x3 refinement)."""
@@ -141,18 +153,46 @@ def build_plan(cm: CompressedModel, decoder: torch.nn.Module | None = None, tile
     return LatentPlan(decoder if decoder is not None else build_decoder(cm), cm, tile_rows)
 
 
-@torch.no_grad()
 def decode_batches(cm: CompressedModel, *, device="cpu", dtype: str = "fp32", batch_size: int = 8,
                    frames: tuple[int, int] | None = None, decoder: torch.nn.Module | None = None,
                    plan: LatentPlan | None = None) -> Iterator[np.ndarray]:
-    """Yield uint8 (B, H, W, 3) numpy batches in order, like ``reference.decode_batches``."""
+    """Yield uint8 (B, H, W, 3) numpy batches in order, like ``reference.decode_batches``.
+
+    With N > 1 intra-op threads (``torch.get_num_threads()``), N frames are decoded at once, one per thread,
+    each with its own plan's buffers and torch on one thread: on a busy machine per-op parallelism made
+    every small op wait for its slowest thread (1.2 against 11.5 frames/s at 832x480, docs/benchmarks.md)."""
     check_supported(cm, device, dtype)
     plan = plan or build_plan(cm, decoder)
     rng = frame_range(cm, frames)
+    workers = min(torch.get_num_threads(), len(rng))
+    plans: queue.SimpleQueue = queue.SimpleQueue()
+    for p in [plan] + [plan.twin() for _ in range(workers - 1)]:
+        plans.put(p)
+
+    @torch.no_grad()
+    def one(t: int, out: np.ndarray) -> None:
+        p = plans.get()
+        try:
+            p.frame(t, out)
+        finally:
+            plans.put(p)
+
     v = cm.video
-    for start in range(rng.start, rng.stop, batch_size):
-        stop = min(start + batch_size, rng.stop)
-        out = np.empty((stop - start, v.height, v.width, 3), dtype=np.uint8)
-        for i, t in enumerate(range(start, stop)):
-            plan.frame(t, out[i])
-        yield out
+    pool = ThreadPoolExecutor(workers) if workers > 1 else None
+    before = torch.get_num_threads()
+    try:
+        if pool is not None:
+            torch.set_num_threads(1)
+        for start in range(rng.start, rng.stop, batch_size):
+            stop = min(start + batch_size, rng.stop)
+            out = np.empty((stop - start, v.height, v.width, 3), dtype=np.uint8)
+            if pool is None:
+                for i, t in enumerate(range(start, stop)):
+                    one(t, out[i])
+            else:
+                list(pool.map(one, range(start, stop), out))
+            yield out
+    finally:
+        if pool is not None:
+            pool.shutdown()
+            torch.set_num_threads(before)

@@ -88,14 +88,15 @@ def test_what_it_cannot_decode_is_one_line(name, kw, message):
     assert "\n" not in str(pytest.raises(BackendError, latent_cpu.check_supported, cm, **kw).value)
 
 
-def test_threads_give_the_same_frames():
+def test_threads_decode_frames_side_by_side_to_the_same_frames():
     cm = container.from_bytes(synthetic_latent(3, 40, 56, seed=3))
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
         one = np.concatenate(list(latent_cpu.decode_batches(cm)))
         torch.set_num_threads(2)
-        two = np.concatenate(list(latent_cpu.decode_batches(cm)))
+        two = np.concatenate(list(latent_cpu.decode_batches(cm, batch_size=2)))  # a frame per thread
+        assert torch.get_num_threads() == 2  # restored after the frames' threads ran on one each
     finally:
         torch.set_num_threads(before)
     assert_within_bound(two, one)
