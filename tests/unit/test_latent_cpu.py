@@ -2,7 +2,6 @@
 
 The bound it keeps: uint8 frames within 1 level of the reference's, on at most 1 pixel value in 10^4
 (float summation order is its only difference)."""
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,6 @@ import torch
 
 from inr_codec import api, container
 from inr_codec.bench.synthetic import latent_file as synthetic_latent
-from inr_codec.cli import main
 from inr_codec.decode import backend_batches, latent_cpu, reference
 from inr_codec.errors import BackendError
 from inr_codec.io import read_video
@@ -74,6 +72,8 @@ def test_the_backend_is_chosen_by_name_and_through_the_api(tmp_path):
     r = api.decode(src, tmp_path / "f", backend="fused", device="cpu")
     assert r["backend"] == "fused" and r["frames"] == 6
     assert_within_bound(read_video(str(tmp_path / "f")).frames, reference.decode_frames(container.read(src)))
+    with pytest.raises(BackendError, match="latent files only"):  # up front, as the API promises
+        api.decode_stream(GOLDEN / "v1.0_hnerv_tiny.bin", backend="fused", device="cpu")
 
 
 @pytest.mark.parametrize("name,kw,message", [
@@ -84,7 +84,7 @@ def test_the_backend_is_chosen_by_name_and_through_the_api(tmp_path):
 def test_what_it_cannot_decode_is_one_line(name, kw, message):
     cm = container.read(GOLDEN / name)
     with pytest.raises(BackendError, match=message):
-        next(latent_cpu.decode_batches(cm, **kw))
+        latent_cpu.decode_batches(cm, **kw)  # when called, before any frame
     assert "\n" not in str(pytest.raises(BackendError, latent_cpu.check_supported, cm, **kw).value)
 
 
