@@ -34,7 +34,8 @@ from torch.nn.utils import parametrize
 from ..container.format import uvar_bytes
 from ..container.records import CodedTensor
 from ..models.latent import time_weights
-from .entropy_models import MODELS, Factorized, LatentContext, LatentNeighbours, PreviousFrame, latent_context, zero_laplace
+from .entropy_models import (MODELS, Factorized, LatentContext, LatentNeighbours, PreviousFrame, laplace, latent_context,
+                             zero_laplace)
 from .pipeline import EMBEDDINGS, LATENTS, stored_tensors, tensor_plan
 from .quantize import channel_axis, channel_scales
 from .target import target_bytes
@@ -173,7 +174,16 @@ def set_mode(quants: list[LearnedQuant], mode: str) -> None:
 
 
 def rate_bits(quants: list[LearnedQuant], frames: torch.Tensor | None = None) -> torch.Tensor:
-    return sum((q.rate_bits(frames) for q in quants if q.last_y is not None), torch.zeros(()))
+    live = [q for q in quants if q.last_y is not None]
+    # The tensors under one Laplace each (the weights and biases) in one pass: a dozen small tensors cost
+    # a few hundred tiny operations a step, forward and backward, where the values are a few thousand.
+    plain = [q for q in live if type(q.model) is Factorized]
+    total = sum((q.rate_bits(frames) for q in live if type(q.model) is not Factorized), torch.zeros(()))
+    if plain:
+        y = torch.cat([q.last_y.reshape(-1) for q in plain])
+        b = torch.cat([q.log_b.exp().expand(q.last_y.shape).reshape(-1) for q in plain])
+        total = total + laplace.rate_bits(y, b).sum()
+    return total
 
 
 # A rate target's term (compress.target_kb/target_bpp): its slope is lmbda at the target and grows

@@ -5,9 +5,12 @@ with one line instead of a traceback mid-fit.
 """
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import os
 import shutil
+import sys
 
 import torch
 
@@ -46,6 +49,27 @@ def resolve_precision(name: str, device: torch.device, model: torch.nn.Module | 
     if name == "bf16" and not native_bf16(device):
         log.warning("train.precision=bf16 on %s, which has no native bf16: emulated, likely slower than fp32", device)
     return name
+
+
+# glibc's mallopt parameters
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_KEEP_BYTES = 1 << 30
+
+
+@functools.lru_cache(maxsize=None)
+def keep_freed_memory() -> bool:
+    """Ask glibc to serve allocations up to 1 GiB from its heap and keep freed memory (Linux only; once).
+
+    A CPU step allocates and frees a dozen tensors of several MB; glibc maps each from the kernel and
+    unmaps it on free, so every step paid the page faults of zeroing them again (docs/benchmarks.md, B6).
+    A fit holds its peak memory anyway. Returns whether it was applied."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, _KEEP_BYTES)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES))
+    except (OSError, AttributeError):  # another C library (musl): keep its defaults
+        return False
 
 
 def fused_adam_supported(device: torch.device) -> bool:

@@ -68,6 +68,8 @@ class Trainer:
         self.show_progress = show_progress
         self.loss_fn = get_loss(cfg.loss)
         device = frames.device
+        if device.type == "cpu":
+            accel.keep_freed_memory()
         self.precision = accel.resolve_precision(cfg.get("precision", "auto"), device, model)
         self.bf16 = self.precision == "bf16"  # bf16 autocast of the network's forward pass (weights stay fp32)
         self.channels_last = bool(cfg.get("channels_last", False))

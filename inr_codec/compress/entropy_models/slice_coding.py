@@ -11,6 +11,8 @@ parameters, an exhausted decoder, no overflow, and the symbols coding back to th
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -19,6 +21,12 @@ from .base import EntropyModel
 
 def anchors(h: int, w: int) -> np.ndarray:
     return (np.add.outer(np.arange(h), np.arange(w)) % 2) == 0
+
+
+@functools.lru_cache(maxsize=64)
+def anchor_mask(h: int, w: int, device) -> torch.Tensor:
+    """``anchors`` as a bool tensor on ``device``, built once per size (the training side asks every step)."""
+    return torch.from_numpy(anchors(h, w)).to(device)
 
 
 def previous(q: np.ndarray) -> np.ndarray:
