@@ -47,7 +47,7 @@ def test_sizing_for_a_target_warns_of_no_probe_budget(compress, caplog):
     from inr_codec.config import compose, model_settings
     from inr_codec.fitting import _size_for_target
     from inr_codec.models import get_model_class
-    cfg = compose([f"compress={compress}", "compress.target_kb=30"])
+    cfg = compose(["model=hnerv", f"compress={compress}", "compress.target_kb=30"])  # the default is model=latent
     settings = model_settings(cfg, 48, 144, 256)
     video = SimpleNamespace(height=144, width=256, num_frames=48)
     with caplog.at_level("WARNING"):
