@@ -31,7 +31,7 @@ from ..models.latent import time_weights
 from .reference import build_decoder, frame_range
 
 TILE_ROWS = 16  # 16 rows of 832 pixels: 40 channels in 2 MB, the fastest tile measured (docs/benchmarks.md)
-FINISH_ROWS = 48  # rows refined per conv2d call: each call costs ~0.1 ms of set-up, a 3-channel band stays in cache
+FINISH_PIXELS = 48 * 832  # refined per conv2d call (48 rows at 832): a call's set-up costs ~0.1 ms, the band stays in cache
 
 
 def check_supported(cm: CompressedModel, device="cpu", dtype: str = "fp32") -> None:
@@ -45,6 +45,20 @@ def check_supported(cm: CompressedModel, device="cpu", dtype: str = "fp32") -> N
         raise BackendError(f"the fused backend computes in fp32, not {dtype}; use --dtype fp32")
 
 
+def _blends(grids: list[torch.Tensor], t_strides: list[int], frames: int) -> list[list[tuple] | None]:
+    """Per level (None where every frame has its slice), per frame: its two slices and their weights
+    (i0, i1, w, 1 - w), the weights 0-dim fp32 tensors as ``time_weights`` gives them to the reference.
+    Computed once: torch's small ops for them, per frame, cost as much as the blend itself at 256x144."""
+    out = []
+    for g, stride in zip(grids, t_strides):
+        if stride == 1:
+            out.append(None)
+            continue
+        i0, i1, w = time_weights(torch.arange(frames), stride, g.shape[0])
+        out.append(list(zip(i0.tolist(), i1.tolist(), w.unbind(), (1 - w).unbind())))
+    return out
+
+
 class LatentPlan:
     """One latent decoder's weights packed for the tiles, and the buffers every frame reuses."""
 
@@ -52,7 +66,7 @@ class LatentPlan:
         a, v = decoder.arch, cm.video
         self.size = (int(a["h0"]), int(a["w0"]))
         self.grids = [g.detach().float().contiguous() for g in decoder.latents.grids()]
-        self.t_strides = list(decoder.latents.t_strides)
+        self.blends = _blends(self.grids, list(decoder.latents.t_strides), int(a["frames"]))
         syn = decoder.synthesis
         self.act = {"relu": torch.relu_, "gelu": torch.ops.aten.gelu_}[a.get("act", "gelu")]
         convs = list(syn.mlp)
@@ -75,7 +89,8 @@ class LatentPlan:
         widths = [c.shape[0] for c, _ in [(self.first, None), *self.hidden]]
         self.tiles = [torch.empty(c, self.rows * w) for c in widths]
         self.rgb_tile = torch.empty(3, self.rows * w)
-        self.u8 = np.empty((3, FINISH_ROWS + self.rows, v.width), dtype=np.uint8)  # rows finished at once, planar
+        self.finish_rows = -(-FINISH_PIXELS // w)
+        self.u8 = np.empty((3, self.finish_rows + self.rows, v.width), dtype=np.uint8)  # rows finished at once, planar
 
     def twin(self) -> "LatentPlan":
         """A plan sharing these weights with buffers of its own (for another thread)."""
@@ -94,13 +109,12 @@ class LatentPlan:
 
     def _levels(self, t: int) -> None:
         """Frame t's levels, blended in time and upsampled, into ``features`` (as ``LatentDecoder.features``)."""
-        idx = torch.tensor([t])
-        for plane, g, stride in zip(self.features, self.grids, self.t_strides):
-            if stride == 1:
+        for plane, g, blend in zip(self.features, self.grids, self.blends):
+            if blend is None:
                 x = g[t]
             else:
-                i0, i1, wt = time_weights(idx, stride, g.shape[0])
-                x = g[int(i0)] * (1 - wt) + g[int(i1)] * wt
+                i0, i1, w1, w0 = blend[t]
+                x = g[i0] * w0 + g[i1] * w1
             if tuple(x.shape) == self.size:
                 plane.copy_(x)
             else:
@@ -146,7 +160,7 @@ class LatentPlan:
             r1 = min(r0 + self.rows, hi)
             self._synthesis(r0, r1)
             ready = min(r1 - 1 if r1 < h else r1, top + height)  # a row is final once the next one exists
-            if ready - done >= FINISH_ROWS or ready == top + height:
+            if ready - done >= self.finish_rows or ready == top + height:
                 self._finish(done, ready, out)
                 done = ready
         if done < top + height:
