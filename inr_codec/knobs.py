@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from omegaconf import OmegaConf
+
 from .errors import InputError
 
 LEARNED_PRESETS = "compress=latent (model=latent) or compress=rd"
@@ -139,13 +141,28 @@ def _why_nirvana(cfg, key: str) -> str | None:
 
 
 def check(cfg, overrides) -> None:
-    """One-line InputError for the first override that changes nothing under ``cfg``."""
+    """One-line InputError for the first override that asks for a change that would change nothing under
+    ``cfg``. An override that sets a key to the chosen preset's own value asks for no change and passes
+    (``compress.prune_epochs=0`` written out where nothing is pruned)."""
     keys = given(overrides)
     if not keys:
         return
-    preset = choice("compress", overrides)
+    preset, base = choice("compress", overrides), None
     for key, written in keys.items():
         reason = _why(cfg, key, keys, preset)
-        if reason:
-            raise InputError(f"{written.lstrip('+')} changes nothing under model={cfg.model.name} "
-                             f"compress={preset}: {reason}")
+        if reason is None:
+            continue
+        if base is None:
+            base = _presets_only(overrides)
+        if OmegaConf.select(base, key, default=None) == OmegaConf.select(cfg, key, default=None):
+            continue
+        raise InputError(f"{written.lstrip('+')} changes nothing under model={cfg.model.name} compress={preset}: "
+                         f"{reason}")
+
+
+def _presets_only(overrides):
+    """The configuration with the overrides' group choices (model=, compress=, ...) and no key set."""
+    from .config import hydra_compose
+    from .overrides import GROUPS, parse
+    return hydra_compose([o.input_line for o in parse([str(x) for x in overrides])
+                          if o.key_or_group in GROUPS and not o.is_sweep_override()])

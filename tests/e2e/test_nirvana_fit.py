@@ -94,7 +94,8 @@ def test_conv_head_fit_decode_and_frames(tiny_clip, tmp_path):
     """model.head=conv (the default): the upsampling decoder per group goes through the same file, residuals
     and --frames."""
     conv = [o for o in NV if not o.startswith(("model.head", "model.grid_ch", "model.batch", "model.key_steps",
-                                               "model.residual_"))]  # the conv head's residual defaults
+                                               "model.residual_", "model.layers"))]  # the conv head's residual
+    # defaults; model.layers shapes only the tile MLP (refused as changing nothing under the conv head)
     conv += ["model.head=conv", "model.grid_ch=4", "model.grid_t=2", "model.batch=1", "model.key_steps=80",
              "model.steps=20"]
     s = api.fit(tiny_clip, conv, out=tmp_path / "m.bin", outputs_root=tmp_path / "o", show_progress=False)

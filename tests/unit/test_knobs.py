@@ -15,7 +15,7 @@ NV_KEYS = ["model=nirvana", "model.head=mlp", "model.grid_ch=0", "model.segment=
 # (the combination, the inert override, words of the message that name what would make it act)
 REFUSED = [
     (HNERV_PTQ, "compress.lmbda=0.01", "add compress=latent (model=latent) or compress=rd"),
-    (["compress=default", "model=nerv"], "compress.lmbda=0", "compress.qat_epochs above 0"),
+    (["compress=default", "model=nerv"], "compress.lmbda=0.5", "compress.qat_epochs above 0"),
     (HNERV_PTQ, "compress.rd_epochs=5", "learned-entropy setting: add compress=latent"),
     (HNERV_PTQ, "compress.weight_model=laplace0", "learned-entropy setting"),
     (HNERV_PTQ, "compress.steps=tensor", "learned-entropy setting"),
@@ -79,6 +79,19 @@ ACTING = [
 @pytest.mark.parametrize("overrides", ACTING, ids=[" ".join(o) for o in ACTING])
 def test_the_same_knobs_where_they_act_are_accepted(overrides):
     validate(compose(overrides))
+
+
+SAME = [(HNERV_PTQ, "compress.prune_epochs=0"), (HNERV_PTQ, "compress.qat_noise=0.0"), (HNERV_PTQ, "compress.lmbda=0"),
+        (HNERV_PTQ, "compress.rd_fit=false"), (["model=nerv"], "compress.embed_bits=6"),
+        ([], "train.candidate_epochs=5"), (["model=nirvana"], "train.epochs=300")]
+
+
+@pytest.mark.parametrize("combo, override", SAME, ids=[f"{' '.join(c)} {o}" for c, o in SAME])
+def test_an_inert_knob_set_to_the_presets_own_value_asks_no_change_and_passes(combo, override):
+    validate(compose([*combo, override]))  # scripts that write the defaults out keep working
+    bumped = override.replace("=0.0", "=0.5").replace("=0", "=3").replace("false", "true").replace("=6", "=4")
+    with pytest.raises(InputError, match="changes nothing"):  # and any other value is refused
+        compose([*combo, bumped.replace("=5", "=7").replace("=300", "=30")])
 
 
 def test_the_latent_models_keys_under_hnerv_name_the_model_that_has_them():

@@ -1,6 +1,8 @@
-"""The README's ``inrcodec fit`` commands stay valid: each one's overrides (every job of a ``-m`` sweep) compose
-and pass every check a fit makes before its work, the inert-knob check included, so the page never shows a
-command that answers with an error or a knob that does nothing."""
+"""The ``inrcodec fit`` commands of the README (its code blocks) and of docs/cli.md (its inline examples) stay
+valid: each one's overrides (every job of a ``-m`` sweep) compose and pass every check a fit makes before its
+work, the inert-knob check included, so the pages never show a command that answers with an error or a knob
+that does nothing."""
+import re
 import shlex
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from inr_codec.config import compose, validate
 from inr_codec.sweep import expand
 
 README = Path(__file__).parents[2] / "README.md"
+CLI_DOC = Path(__file__).parents[2] / "docs" / "cli.md"
 
 
 def fit_commands() -> list[str]:
@@ -21,6 +24,9 @@ def fit_commands() -> list[str]:
             continue
         if block and ln.lstrip().startswith("inrcodec fit"):
             lines.append(ln.split("#")[0].strip())
+    for m in re.finditer(r"`(inrcodec fit [^`]*)`", CLI_DOC.read_text()):  # concrete examples, not the synopsis
+        if "=" in m.group(1) and not re.search(r"\[|\.\.\.|RUN_DIR|hydra", m.group(1)):
+            lines.append(m.group(1))
     return lines
 
 

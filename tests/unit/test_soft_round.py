@@ -73,4 +73,4 @@ def test_a_pair_of_temperatures_is_accepted():
 
 def test_soft_rounding_other_models_is_one_line():
     with pytest.raises(InputError, match="model=latent's grids only"):
-        validate(compose(["compress=rd", "compress.soft_round=[0.3,0.1]"]))
+        validate(compose(["model=hnerv", "compress=rd", "compress.soft_round=[0.3,0.1]"]))  # default: latent
