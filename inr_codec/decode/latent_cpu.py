@@ -3,7 +3,7 @@
 Per frame, each level's two slices are blended in time and the coarse levels upsampled bilinearly
 (``upsample_bilinear2d``, the reference's own kernel, written straight into one (levels + 1, H, W)
 feature buffer whose last plane is ones, so the first layer's bias rides in its matrix). The
-synthesis then runs on tiles of ``tile_rows`` rows in a channel-major layout: every 1x1 layer is one
+synthesis then runs on tiles of rows (about 10,000 pixels) in a channel-major layout: every 1x1 layer is one
 (out, in) @ (in, pixels) matrix product into buffers reused across tiles, small enough to stay in
 cache; no 40-channel tensor of a whole frame is ever made. The layer to RGB writes into a 3-channel
 frame with a zero row above and below; the 3x3 refinement (the residual folded into its centre tap),
@@ -30,7 +30,9 @@ from ..errors import BackendError
 from ..models.latent import time_weights
 from .reference import build_decoder, frame_range
 
-TILE_ROWS = 16  # 16 rows of 832 pixels: 40 channels in 2 MB, the fastest tile measured (docs/benchmarks.md)
+# Pixels per tile (rows of the frame's width): 40 channels of 10,240 pixels in 1.6 MB. Measured in alternating
+# pairs against 16 rows: 13 rows at 832 wide 0.85-0.89x the time, 11 at 1280 0.81x, 26 at 256 0.92x.
+TILE_PIXELS = 10240
 FINISH_PIXELS = 48 * 832  # refined per conv2d call (48 rows at 832): a call's set-up costs ~0.1 ms, the band stays in cache
 
 
@@ -62,7 +64,7 @@ def _blends(grids: list[torch.Tensor], t_strides: list[int], frames: int) -> lis
 class LatentPlan:
     """One latent decoder's weights packed for the tiles, and the buffers every frame reuses."""
 
-    def __init__(self, decoder: torch.nn.Module, cm: CompressedModel, tile_rows: int = TILE_ROWS):
+    def __init__(self, decoder: torch.nn.Module, cm: CompressedModel, tile_rows: int | None = None):
         a, v = decoder.arch, cm.video
         self.size = (int(a["h0"]), int(a["w0"]))
         self.grids = [g.detach().float().contiguous() for g in decoder.latents.grids()]
@@ -81,7 +83,7 @@ class LatentPlan:
         refine[:, :, 1, 1] += torch.eye(3)  # x + conv(x) = conv'(x) with the identity in the centre tap
         self.refine, self.refine_bias = refine.contiguous(), syn.refine.bias.detach().contiguous()
         h, w = self.size
-        self.rows = max(1, min(int(tile_rows), h))
+        self.rows = max(1, min(int(tile_rows or -(-TILE_PIXELS // w)), h))
         self.crop = (v.crop_top, v.crop_left, v.height, v.width)
         self.features = torch.empty(len(self.grids) + 1, h, w)
         self.features[-1].fill_(1.0)
@@ -167,7 +169,7 @@ class LatentPlan:
             self._finish(done, top + height, out)
 
 
-def build_plan(cm: CompressedModel, decoder: torch.nn.Module | None = None, tile_rows: int = TILE_ROWS
+def build_plan(cm: CompressedModel, decoder: torch.nn.Module | None = None, tile_rows: int | None = None
                ) -> LatentPlan:
     check_supported(cm)
     return LatentPlan(decoder if decoder is not None else build_decoder(cm), cm, tile_rows)
