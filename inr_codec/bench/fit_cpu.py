@@ -75,6 +75,44 @@ def step_throughput(video, overrides, steps: int, threads: int, warmup: int = 5)
             "size": f"{v.width}x{v.height}"}
 
 
+def step_profile(video, overrides, reps: int = 20) -> dict[str, float]:
+    """Where a training step of the latent model goes, in ms (medians of ``reps``, one thread as set by the
+    caller): each part run alone with its backward pass, and the whole step; what the parts leave is the
+    loop's own work (loss, gradients' bookkeeping, Python)."""
+    import torch
+
+    trainer, _, name = build(video, overrides)
+    if name != "latent":
+        raise InputError(f"--profile breaks down model=latent's step; this is model={name}")
+    dec, rate, opt = trainer.model.decoder, trainer.extra_loss, trainer.optimizer
+    bs, n = trainer.batch_size, len(trainer.frames)
+    idx = torch.arange(bs) % n
+
+    def timed(fn) -> float:
+        seconds = []
+        for i in range(reps + 3):
+            opt.zero_grad(set_to_none=True)
+            t = time.perf_counter()
+            fn()
+            seconds.append(time.perf_counter() - t)
+        return 1000 * statistics.median(seconds[3:])
+
+    levels = torch.stack(dec._levels(idx, by_matmul=True)).detach().requires_grad_()
+    parts = {
+        "levels: time blend and upsampling": timed(lambda: torch.stack(dec._levels(idx, by_matmul=True)).sum().backward()),
+        "synthesis": timed(lambda: dec.synthesis.forward_channels_first(levels).sum().backward()),
+    }
+    whole_model = timed(lambda: dec(idx).sum().backward())
+    if rate is not None:
+        parts["rate term"] = timed(lambda: (dec(idx).sum() + rate(idx)).backward()) - whole_model
+    parts["optimizer"] = timed(lambda: (dec(idx).sum().backward(), opt.step())) - whole_model
+    lr = float(trainer.cfg.lr)
+    whole = timed(lambda: trainer._train_step(idx, lr))
+    parts["the rest: noise on the weights, loss, autograd, Python"] = whole - sum(parts.values())
+    parts["whole step"] = whole
+    return parts
+
+
 def time_to_quality(video, overrides, setting: str, values: list, outputs: Path) -> list[dict]:
     """One fit per value of ``setting`` (train.budget_s or train.epochs): bytes, PSNR, fit seconds."""
     from .. import api
@@ -109,6 +147,7 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", help="comma list of train.epochs: one fit each (time to quality)")
     ap.add_argument("--outputs", default="outputs/bench_fit_cpu", help="root of the fits' run directories")
     ap.add_argument("--csv", help="write the time-to-quality rows here")
+    ap.add_argument("--profile", action="store_true", help="break one thread's step of model=latent down by part")
     a = ap.parse_args(argv)
     if a.video is not None and "=" in a.video:  # only overrides given
         a.overrides, a.video = [a.video, *a.overrides], None
@@ -127,6 +166,13 @@ def main(argv=None) -> int:
             r = step_throughput(a.video, overrides, a.steps, n)
             print(f"{n:>7} {r['batch']:>5} {r['ms_per_step']:>8.1f} {r['frame_steps_per_s']:>13.1f} "
                   f"{r['gflop_per_s']:>8.3g}   ({r['size']}, {r['macs_per_frame'] / 1e6:.1f} MMAC a frame)")
+        if a.profile:
+            import torch
+            torch.set_num_threads(1)
+            parts = step_profile(a.video, overrides)
+            print("\none thread, ms a step:")
+            for part, ms in parts.items():
+                print(f"  {ms:7.1f}  {part}")
         setting, values = ("train.budget_s", budgets) if budgets else ("train.epochs", epochs)
         if values:
             rows = time_to_quality(a.video, overrides, setting, values, Path(a.outputs))

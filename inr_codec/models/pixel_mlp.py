@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import torch
 
-# Pixels per tile: a 40-channel tile of 2,048 pixels is 320 KB, so a layer's input, output and gradient
-# stay in a core's L2/L3 cache (1,024–8,192 measured within a few percent; docs/benchmarks.md, B6).
-TILE = 2048
+# Pixels per tile: a 40-channel tile of 4,096 pixels is 640 KB, so a layer's input, output and gradient stay
+# in the cache; a tile costs about 35 operations forward and backward, so fewer, larger tiles save their
+# dispatch (a step of two 256x144 frames: 18 tiles).
+TILE = 4096
 
 
 class _TiledReluMLP(torch.autograd.Function):
