@@ -110,11 +110,11 @@ class Synthesis(nn.Module):
 
     def forward_channels_first(self, x: torch.Tensor) -> torch.Tensor:
         """The same as ``forward`` for levels stacked channels first, (L, B, H, W), the 1x1 layers run tile
-        by tile over pixels (``pixel_mlp``: 1.5-2x faster a training step on the CPU); (B, 3, H, W)."""
+        by tile over pixels (``pixel_mlp``; its speed: docs/benchmarks.md, B6); (B, 3, H, W)."""
         levels, b, h, w = x.shape
         convs = [*self.mlp, self.to_rgb]
         y = relu_mlp(x.reshape(levels, -1), [c.weight.flatten(1) for c in convs], [c.bias for c in convs])
-        # channels-last: oneDNN's 3x3 convolution of 3 channels, backward included, is 1.5-2x faster so
+        # channels-last: oneDNN's 3x3 convolution of 3 channels, backward included, ran 1.5-2x faster
         y = y.view(3, b, h, w).transpose(0, 1).contiguous(memory_format=torch.channels_last)
         return self._refined(y)
 
@@ -158,7 +158,9 @@ class LatentDecoder(nn.Module):
         return torch.stack(self._levels(idx), dim=1)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled() and self.synthesis.tiled:  # training: the tiled matmuls, levels channels first
+        # Training on a CPU: the tiled matmuls, the levels channels first (a GPU runs the convolutions whole:
+        # tiles would be thousands of small launches a step there).
+        if torch.is_grad_enabled() and self.synthesis.tiled and self.latents.level0.device.type == "cpu":
             return self.synthesis.forward_channels_first(torch.stack(self._levels(idx, by_matmul=True)))
         return self.synthesis(self.features(idx))
 
