@@ -85,9 +85,13 @@ def test_real_x265_on_a_tiny_clip_brackets_and_bounds_the_ratio():
     assert r["ratio"] == pytest.approx(2000 / r["bytes"], rel=1e-3)
 
 
-def test_a_fit_prints_the_line_and_keeps_it_in_its_summary(tiny_clip, tmp_path, capsys):
-    assert main(["fit", str(tiny_clip), *TINY, "train.epochs=2", "measure=psnr+x265", "-q",
-                 "--outputs", str(tmp_path / "o")]) == 0
+NV = ["model=nirvana", "device=cpu", "model.head=mlp", "model.grid_ch=0", "model.batch=0", "model.gop=3",
+      "model.segment=1", "model.patch=4", "model.hidden=8", "model.layers=1", "model.pe_levels=2", "model.key_steps=5"]
+
+
+@pytest.mark.parametrize("fit", [[*TINY, "train.epochs=2"], NV], ids=["one network", "nirvana: read again"])
+def test_a_fit_prints_the_line_and_keeps_it_in_its_summary(fit, tiny_clip, tmp_path, capsys):
+    assert main(["fit", str(tiny_clip), *fit, "measure=psnr+x265", "-q", "--outputs", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
     summary = json.loads(next((tmp_path / "o").rglob("summary.json")).read_text())
     x265 = summary["x265"]
