@@ -31,7 +31,7 @@ log = logging.getLogger("inr_codec")
 
 
 
-def decode_stream(model_file, *, backend: str = "torch", device: str = "auto", dtype: str = "fp32",
+def decode_stream(model_file, *, backend: str = "auto", device: str = "auto", dtype: str = "fp32",
                   frames: str | tuple[int, int] | None = None, batch_size: int = 8):
     """(record, batches): the file's CompressedModel and a generator of uint8 (B, H, W, 3) numpy batches in order.
 
@@ -39,10 +39,11 @@ def decode_stream(model_file, *, backend: str = "torch", device: str = "auto", d
     before decoding (the file, the range, the backend on this device) fails here, not at the first batch.
     Memory stays bounded by a batch or two whatever the video's length.
     """
-    from .decode import backend_batches
+    from .decode import backend_batches, resolve_backend
     cm = model_file if isinstance(model_file, CompressedModel) else container.read(model_file)
-    batches_of = backend_batches(backend)
     dev = resolve_device(device)
+    backend = resolve_backend(backend, cm, dev, dtype)
+    batches_of = backend_batches(backend)
     if backend == "torch" and dtype == "fp16" and dev.type == "cpu":
         raise BackendError("fp16 decoding with the torch backend needs a GPU; use --dtype fp32 or bf16 on the CPU")
     if isinstance(frames, tuple):
@@ -63,7 +64,7 @@ def decode_stream(model_file, *, backend: str = "torch", device: str = "auto", d
     return cm, batches_of(cm, device=dev, dtype=dtype, frames=rng, batch_size=batch_size, **prepared)
 
 
-def decode(model_file: str | Path | CompressedModel, out: str | Path, *, backend: str = "torch", device: str = "auto",
+def decode(model_file: str | Path | CompressedModel, out: str | Path, *, backend: str = "auto", device: str = "auto",
            dtype: str = "fp32", frames: str | None = None, batch_size: int = 8, threads=None) -> dict:
     """Decode model.bin (a path, or the file as ``container.read`` gave it) to a video file (the output's
     extension picks the format) or a PNG folder.
@@ -76,8 +77,10 @@ def decode(model_file: str | Path | CompressedModel, out: str | Path, *, backend
 def _decode(model_file, out, backend: str, device: str, dtype: str, frames, batch_size: int, chosen) -> dict:
     check_output(out)  # a bad output path fails now, not after decoding every frame
     t0 = time.perf_counter()
+    from .decode import resolve_backend
     cm, batches = decode_stream(model_file, backend=backend, device=device, dtype=dtype, frames=frames,
                                 batch_size=batch_size)
+    backend = resolve_backend(backend, cm, resolve_device(device), dtype)  # the one auto chose, for the summary
     v = cm.video
     lo, hi = parse_frames(frames, v.frames) or (0, v.frames)
     # Each batch goes to the writer as it is decoded: memory holds a batch, not the video; the

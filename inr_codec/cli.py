@@ -74,8 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("decode", help="decode model.bin to a video or a folder of PNGs")
     d.add_argument("file")
     d.add_argument("-o", "--out", required=True, help="output: .mp4 .mkv .y4m .yuv, or a folder for PNGs")
-    d.add_argument("--backend", default="torch", choices=["torch", "triton"],
-                   help="decoder: torch (the reference) or triton (fused kernels; CUDA, or CPU with TRITON_INTERPRET=1)")
+    d.add_argument("--backend", default="auto", choices=["auto", "torch", "fused", "triton"],
+                   help="decoder: auto (fused for latent files on the CPU, else torch), torch (the reference), fused "
+                        "(the latent codec's tiled CPU decoder) or triton (fused kernels; CUDA, or CPU with "
+                        "TRITON_INTERPRET=1)")
     d.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     d.add_argument("--dtype", default="fp32", choices=["fp32", "fp16", "bf16"])
     d.add_argument("--frames", metavar="A:B", help="decode only frames A (inclusive) to B (exclusive)")

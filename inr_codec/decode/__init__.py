@@ -15,6 +15,16 @@ from ..errors import InputError
 BACKENDS = ("torch", "triton", "fused")
 
 
+def resolve_backend(backend: str, cm, device, dtype: str) -> str:
+    """``auto``: the fused CPU decoder for a latent file on the CPU in fp32 (several times the reference's
+    frames per second, within one level of it: docs/benchmarks.md), the reference otherwise; any other name as
+    given."""
+    if backend != "auto":
+        return backend
+    fused = cm.model.get("name") == "latent" and not cm.groups and device.type == "cpu" and dtype == "fp32"
+    return "fused" if fused else "torch"
+
+
 def backend_batches(backend: str) -> Callable[..., Iterator[np.ndarray]]:
     """The ``decode_batches`` generator of a backend, by name (triton is imported only when asked for)."""
     if backend == "torch":
