@@ -107,6 +107,11 @@ def _why(cfg, key: str, keys: dict[str, str], preset: str) -> str | None:
             "the latent model is sized by model.levels, model.hidden and model.layers; its rate by quality=N, "
             "compress.lmbda or compress.target_kb"),
         "model.fit_lr": lambda: None if "train.lr" not in keys else "train.lr on the command line wins over it",
+        # The noise's seed (an integer on each tensor's LearnedQuant) changes every step: dynamo recompiles the
+        # parametrizations until its limit, then runs them eagerly, so compiling only costs its seconds.
+        "train.compile": lambda: None if not learned else (
+            "under learned entropy the quantization noise's seed changes every step, so torch.compile recompiles "
+            "until it gives up and runs eager; compile the static presets (compress=default, full)"),
         "train.candidate_epochs": lambda: None if _num(cfg.train.candidates, 1) > 1 else
             "there are no warm-up candidates: add train.candidates above 1",
     }
