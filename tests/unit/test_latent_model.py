@@ -109,7 +109,7 @@ def test_a_strided_relu_latent_fit_goes_through_the_file_to_the_psnr_it_measured
 
 
 def test_the_latent_model_sets_its_own_fit_learning_rate_unless_train_lr_is_given():
-    assert compose(["model=latent", "compress=latent"]).train.lr == pytest.approx(1e-2)
+    assert compose(["model=latent", "compress=latent"]).train.lr == pytest.approx(3e-2)
     assert compose(["model=latent", "compress=latent", "train.lr=4e-3"]).train.lr == pytest.approx(4e-3)
     assert compose(["model=hnerv"]).train.lr == pytest.approx(3e-3)  # HNeRV keeps train.lr's default
 
