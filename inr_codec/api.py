@@ -219,7 +219,7 @@ def bench(video: str | Path | None = None, *, codecs: str = "x264,x265,av1", crf
           metrics=("psnr", "msssim"), device: str = "cpu", overrides=(), anchors_csv=None, plots: bool = True,
           progress=print, threads=None) -> dict:
     """Rate-distortion points of x264/x265/SVT-AV1 on the video's frames, the INR points of fit runs,
-    BD-rate of every curve against every anchor, CSV, JSON and RD plots (see docs/benchmarks.md)."""
+    BD-rate of every curve against every anchor, CSV, JSON and RD plots (see docs/experiments.md)."""
     from .bench.run import run
     from .metrics.frames import parse_metrics
     with thread_policy.kept():

@@ -105,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="the video (default: the bundled sample clip), then data.* overrides for raw .yuv")
     b.add_argument("--codecs", default="x264,x265,av1", help="anchors: comma list of x264, x265, av1")
     b.add_argument("--crfs", action="append", metavar="[CODEC=]A,B,...",
-                   help="CRF values, for every codec or one (repeatable); defaults in docs/benchmarks.md")
+                   help="CRF values, for every codec or one (repeatable); defaults in docs/experiments.md")
     b.add_argument("--inr", action="append", nargs="+", default=[], metavar="[LABEL=]PATH",
                    help="one INR curve: summary.json files, run or sweep folders (repeatable: one curve each)")
     b.add_argument("--anchors", metavar="CSV", help="reuse the anchor rows of an earlier rd.csv instead of encoding")

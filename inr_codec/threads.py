@@ -1,4 +1,4 @@
-"""How many intra-op threads each inrcodec process uses, and why (docs/benchmarks.md, "CPU: threads on a
+"""How many intra-op threads each inrcodec process uses, and why (docs/experiments.md, "CPU: threads on a
 busy machine").
 
 torch's default is one thread per core. On a machine whose cores are also wanted by other processes

@@ -1,4 +1,4 @@
-"""Issue 15's CPU goals, measured back to back (docs/benchmarks.md, "CPU: threads on a busy machine").
+"""Issue 15's CPU goals, measured back to back (docs/experiments.md, "CPU: threads on a busy machine").
 
     python scripts/bench_contention.py [OUT_DIR]            # the real figures: about 10-15 min on the 2-core CPU
     python scripts/bench_contention.py /tmp/bc --toy        # the same steps at toy size (8 frames, 1 epoch, the busy
@@ -16,7 +16,7 @@ Runs, one at a time, each a real command (its summary.json read back for bytes a
               OMP_NUM_THREADS=1
 
 OMP_NUM_THREADS is removed from every command's environment unless a row sets it. Writes OUT_DIR/results.csv,
-OUT_DIR/results.md (the table for docs/benchmarks.md, with the command and the load beside each figure) and
+OUT_DIR/results.md (the table for docs/experiments.md, with the command and the load beside each figure) and
 one log per run; prints the table and the three goals. OUT_DIR defaults to $OUT, else
 outputs/bench_contention/<time>.
 """

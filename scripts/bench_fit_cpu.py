@@ -1,4 +1,4 @@
-"""B6, fitting on the CPU: step throughput and time to quality (see docs/benchmarks.md): a thin wrapper over
+"""B6, fitting on the CPU: step throughput and time to quality (see docs/experiments.md): a thin wrapper over
 inr_codec.bench.fit_cpu.
 
     python scripts/bench_fit_cpu.py --threads 1,2                      # the bundled sample, model=latent compress=latent

@@ -1,6 +1,6 @@
 """The GPU check: everything issue 15 asks to measure the first time an H100/H200 is at hand, in one command.
 
-    bash scripts/gpu_check.sh OUT_DIR              # on the GPU machine: at most 8 minutes (docs/benchmarks.md)
+    bash scripts/gpu_check.sh OUT_DIR              # on the GPU machine: at most 8 minutes (docs/experiments.md)
     bash scripts/gpu_check.sh OUT_DIR --dry-run    # the same steps on the CPU at toy sizes (CI runs this)
 
 scripts/gpu_check.sh installs the carried wheels (.whl/) and runs this driver. Steps, in this order (each
@@ -256,7 +256,7 @@ def _first(*paths) -> str | None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="inrcodec's GPU check (docs/benchmarks.md, 'The GPU check').")
+    ap = argparse.ArgumentParser(description="inrcodec's GPU check (docs/experiments.md, 'The GPU check').")
     ap.add_argument("out", nargs="?", help="folder for the results (default: $OUT, else outputs/gpu_check)")
     ap.add_argument("--dry-run", action="store_true", help="the same steps on the CPU at toy sizes")
     ap.add_argument("--deadline", type=float, default=450, help="seconds for all steps (default 450)")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check in one command (docs/benchmarks.md, "The GPU check"): at most 8 minutes on one H100/H200.
+# The GPU check in one command (docs/experiments.md, "The GPU check"): at most 8 minutes on one H100/H200.
 #
 #   bash scripts/gpu_check.sh OUT_DIR            # OUT_DIR defaults to $OUT, else outputs/gpu_check
 #   bash scripts/gpu_check.sh OUT_DIR --dry-run  # the same steps on the CPU at toy sizes (tested in CI)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build .whl/ for the GPU check on a machine with pip and a package index (docs/benchmarks.md, "The GPU
+# Build .whl/ for the GPU check on a machine with pip and a package index (docs/experiments.md, "The GPU
 # check"): the Python 3.12 wheels the GPU machine lacks, the 1280x640 Bunny crop for B1 and a copy of
 # ../shared/tools/decode_baseline.py. About 60 MB in all (the device tool carries 64 MiB with the tree).
 #

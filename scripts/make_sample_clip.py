@@ -2,7 +2,7 @@
 
     python scripts/make_sample_clip.py ../shared/data/bunny_1280x720_132f_rgb_lossless.mkv
     python scripts/make_sample_clip.py ../shared/data/bunny_1280x720_132f_rgb_lossless.mkv \
-        --frames 132 -o clips/bunny_256x144_132f.mkv       # the 132-frame clip of docs/benchmarks.md
+        --frames 132 -o clips/bunny_256x144_132f.mkv       # the 132-frame clip of docs/experiments.md
 
 Writes inr_codec/assets/bunny_256x144_48f.mkv (or ``-o``): the first 48 (``--frames``) frames,
 downscaled 5x with an antialiased bilinear filter, stored losslessly (x264 RGB, qp 0) so the

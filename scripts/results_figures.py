@@ -3,7 +3,7 @@
     python scripts/results_figures.py                 # prints the table, redraws docs/img/results_*_psnr.png
     python scripts/results_figures.py --no-plots
 
-The points (docs/results/points.csv) are the bytes and RGB PSNR docs/benchmarks.md records, each row with
+The points (docs/results/points.csv) are the bytes and RGB PSNR docs/experiments.md records, each row with
 its section and date; the logic is inr_codec/bench/results.py.
 """
 import argparse

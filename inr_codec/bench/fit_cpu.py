@@ -5,7 +5,7 @@
   ``--threads``: frame-steps per second (frames a step x steps per second) and the FLOP/s that implies.
   A training step counts as 3x the decoder's forward multiply-accumulates (forward, then the gradients of
   the activations and of the weights), 2 FLOP each: the same convention as the profile in
-  docs/benchmarks.md.
+  docs/experiments.md.
 * **Time to quality**: one real ``inrcodec fit`` per entry of ``--budgets`` (``train.budget_s``, the whole
   fit and its fine-tuning within it) or ``--epochs``: the written file's bytes and PSNR against its fit
   seconds.

@@ -1,7 +1,7 @@
 """docs/results.md's figures from its recorded points (docs/results/points.csv): per clip, every curve's
 BD-rate against each anchor (``metrics.bdrate``, as ``inrcodec bench`` computes it) and the RD plot.
 
-The points are the measured bytes and RGB PSNR that docs/benchmarks.md records (each row names its section
+The points are the measured bytes and RGB PSNR that docs/experiments.md records (each row names its section
 and date); the clips' pixel counts turn bytes into bpp. ``python scripts/results_figures.py`` prints the BD
 table and redraws docs/img/results_<clip>_psnr.png.
 """

@@ -265,7 +265,7 @@ def symbols_and_steps(lq: LearnedQuant, w: torch.Tensor, step_factor: float = 1.
 
 # compress.weight_model=best: train under the Laplace, then code each weight and bias tensor with whichever
 # of these gives it the smaller record. (Training under the zero-inflated model itself measured worse on
-# the sample: its noise proxy underrates the rounded rate; docs/benchmarks.md.)
+# the sample: its noise proxy underrates the rounded rate; docs/experiments.md.)
 BEST_OF = ("laplace", "laplace0")
 
 

@@ -22,7 +22,7 @@ TOLERANCE = 0.05
 CODED_FRACTION = 0.95
 OVERSHOOT = 1.1
 # compress.entropy=learned: the model is sized so that its weights cost about this many bits each; the
-# target term then steers the rate to the target. Measured on the sample (docs/benchmarks.md): the
+# target term then steers the rate to the target. Measured on the sample (docs/experiments.md): the
 # best learned files near 26 kB came from a 46k-parameter HNeRV at about 4 bits a weight; larger
 # networks pushed to fewer bits each gave lower PSNR at the same bytes.
 LEARNED_BITS_PER_WEIGHT = 4.0

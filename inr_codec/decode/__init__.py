@@ -17,7 +17,7 @@ BACKENDS = ("torch", "triton", "fused")
 
 def resolve_backend(backend: str, cm, device, dtype: str) -> str:
     """``auto``: the fused CPU decoder for a latent file on the CPU in fp32 (several times the reference's
-    frames per second, within one level of it: docs/benchmarks.md), the reference otherwise; any other name as
+    frames per second, within one level of it: docs/experiments.md), the reference otherwise; any other name as
     given."""
     if backend != "auto":
         return backend

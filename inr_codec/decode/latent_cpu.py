@@ -182,7 +182,7 @@ def decode_batches(cm: CompressedModel, *, device="cpu", dtype: str = "fp32", ba
 
     With N > 1 intra-op threads (``torch.get_num_threads()``), N frames are decoded at once, one per thread,
     each with its own plan's buffers and torch on one thread: on a busy machine per-op parallelism made
-    every small op wait for its slowest thread (1.2 against 11.5 frames/s at 832x480, docs/benchmarks.md)."""
+    every small op wait for its slowest thread (1.2 against 11.5 frames/s at 832x480, docs/experiments.md)."""
     check_supported(cm, device, dtype)  # here, not at the first batch: this is no generator
     plan = plan or build_plan(cm, decoder)
     return _batches(cm, plan, frame_range(cm, frames), batch_size)

@@ -110,7 +110,7 @@ class Synthesis(nn.Module):
 
     def forward_channels_first(self, x: torch.Tensor) -> torch.Tensor:
         """The same as ``forward`` for levels stacked channels first, (L, B, H, W), the 1x1 layers run tile
-        by tile over pixels (``pixel_mlp``; its speed: docs/benchmarks.md, B6); (B, 3, H, W)."""
+        by tile over pixels (``pixel_mlp``; its speed: docs/experiments.md, B6); (B, 3, H, W)."""
         levels, b, h, w = x.shape
         convs = [*self.mlp, self.to_rgb]
         y = relu_mlp(x.reshape(levels, -1), [c.weight.flatten(1) for c in convs], [c.bias for c in convs])

@@ -61,7 +61,7 @@ def keep_freed_memory() -> bool:
     """Ask glibc to serve allocations up to 1 GiB from its heap and keep freed memory (Linux only; once).
 
     A CPU step allocates and frees a dozen tensors of several MB; glibc maps each from the kernel and
-    unmaps it on free, so every step paid the page faults of zeroing them again (docs/benchmarks.md, B6).
+    unmaps it on free, so every step paid the page faults of zeroing them again (docs/experiments.md, B6).
     A fit holds its peak memory anyway. Returns whether it was applied."""
     if not sys.platform.startswith("linux"):
         return False
