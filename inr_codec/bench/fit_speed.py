@@ -42,24 +42,14 @@ def profile_steps(video, overrides, steps: int, warmup: int = 3) -> dict:
     from torch.profiler import ProfilerActivity, profile, record_function
 
     from .. import api
-    from ..config import compose, model_settings, validate
-    from ..fitting import padded_frames
-    from ..models import get_model_class
-    from ..train.trainer import Trainer
-    cfg = compose(list(overrides))
-    validate(cfg)
-    device = api.resolve_device(cfg.device)
-    v = api.load_video(video if video is not None else api.sample_clip(), cfg)
-    torch.manual_seed(int(cfg.seed))
-    settings = model_settings(cfg, v.num_frames, v.height, v.width)
-    model = get_model_class(settings["name"]).create(settings, v.num_frames, v.height, v.width).to(device)
-    frames = padded_frames(model.arch, v.frames, device)
-    trainer = Trainer(model, frames, cfg.train, seed=int(cfg.seed), show_progress=False)
-    bs = trainer.batch_size
+    from .fit_cpu import build
+    trainer, _, _ = build(video, overrides)  # the fit's own model, frames, rate term and optimizer
+    frames, device, bs = trainer.frames, trainer.frames.device, trainer.batch_size
+    lr = float(trainer.cfg.lr)
 
     def step(i: int) -> None:
         idx = torch.arange(i * bs, (i + 1) * bs, device=device) % len(frames)
-        trainer._train_step(idx, float(cfg.train.lr))
+        trainer._train_step(idx, lr)
 
     for i in range(warmup):
         step(i)
