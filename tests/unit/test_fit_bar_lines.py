@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from conftest import TINY
+from tests.conftest import TINY
 from inr_codec.train import fit_bar
 from inr_codec.train.fit_bar import FitBar
 

@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from conftest import TINY, moving_gradient
+from tests.conftest import TINY, moving_gradient
 from inr_codec import standing
 from inr_codec.cli import main
 
