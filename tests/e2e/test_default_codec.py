@@ -50,7 +50,8 @@ def test_the_quality_ladder_falls_in_bytes_on_a_tiny_clip(module_clip, tmp_path)
 
 
 def test_a_time_budget_ends_the_default_fit(module_clip, tmp_path):
-    s = api.fit(module_clip, ["model.levels=3", "model.hidden=8", "train.budget_s=2", "device=cpu", "measure=none"],
+    # 1 s: the tiny fit's 50 epochs take about 1.7 s on the 2-core CPU (a 2 s budget's fit share was not reached)
+    s = api.fit(module_clip, ["model.levels=3", "model.hidden=8", "train.budget_s=1", "device=cpu", "measure=none"],
                 outputs_root=tmp_path / "o", show_progress=False)
     assert s["model"] == "latent" and s["epochs_asked"] == 50  # the latent preset's epochs
-    assert s["stopped_by_budget"] and s["fit_seconds"] <= 2 * 1.5
+    assert s["stopped_by_budget"] and s["fit_seconds"] <= 1 * 1.5
