@@ -6,6 +6,7 @@ summary.json around either.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
@@ -89,6 +90,8 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
     check_settings(cfg.compress, list(model.decoder.state_dict()))  # e.g. layer_bits naming no layer: before fitting
     frames = padded_frames(arch, video.frames, device)
     pad_h, pad_w = frames.pad_height, frames.pad_width
+    prime = functools.partial(_prime, frames=frames)
+    prime(model)
 
     if run_dir is None and main:
         run_dir = new_run_dir(Path(outputs_root), video_path.stem)
@@ -111,7 +114,7 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
         ckpt = run_dir / "checkpoints" / "fit.pt" if main else None
         if candidates.count(cfg) > 1 and not (resume is not None and ckpt.is_file()):
             def build():
-                m = cls.create(settings, video.num_frames, video.height, video.width).to(device)
+                m = prime(cls.create(settings, video.num_frames, video.height, video.width).to(device))
                 return m, (_fit_rate(m, frames, cfg) if learned else None)
             model, extra_loss = candidates.warm_up(
                 build, frames, cfg, seed=int(cfg.seed), run_dir=run_dir, fingerprint=fingerprint,
@@ -256,6 +259,12 @@ def _run_record(video_path: Path, overrides, out_path: Path | None, cfg) -> dict
     return {"video": str(video_path.resolve()), "overrides": list(overrides),
             "out": str(out_path) if out_path else None, "version": __version__,
             "config": OmegaConf.to_container(cfg, resolve=True)}
+
+
+def _prime(model, frames: FrameSet):
+    """The model primed from the frames (``INRModel.prime``: the latent model's block-matched velocity)."""
+    model.prime(frames.batch(torch.arange(len(frames), device=frames.device)))
+    return model
 
 
 def padded_frames(arch: dict, frames: np.ndarray, device) -> FrameSet:

@@ -35,7 +35,7 @@ from .records import CodedGroup, CodedTensor, VideoMeta
 
 MAGIC = b"INRC"
 VERSION_MAJOR = 1
-VERSION_MINOR = 5            # the newest minor version this code writes and reads
+VERSION_MINOR = 6            # the newest minor version this code writes and reads
 # 1.1 added group sections (group-wise models such as NIRVANA). A file without groups is
 # still written as 1.0, byte for byte what 1.0 wrote; a file with groups is written as 1.1.
 MINOR_GROUPS = 1
@@ -47,6 +47,9 @@ MINOR_ZERO_LAPLACE = 3
 MINOR_LATENT_CONTEXT = 4
 # 1.5 added the latent grids' wider context model (coder laplace_nb); a file using it is 1.5.
 MINOR_LATENT_NEIGHBOURS = 5
+# 1.6 added the latent model's motion (architecture key "motion": the levels fetched along a stored velocity
+# field, models/grid_motion.py); a file with it is 1.6 (a 1.5 reader refuses it by its tensors).
+MINOR_LATENT_MOTION = 6
 
 # Section kinds. A kind >= KIND_OPTIONAL_MIN that a reader does not know is skipped (a
 # newer minor version may add such sections); an unknown kind below it is an error.
@@ -611,7 +614,8 @@ def parse_json(payload: bytes) -> dict:
 def minor_version(cm) -> int:
     """The oldest minor version that holds ``cm``: 1.0 files stay byte for byte what 1.0 wrote."""
     tensors = list(cm.tensors) + [t for g in cm.groups for t in g.tensors]
-    return max([CODER_MINOR.get(t.coder, 0) for t in tensors] + [MINOR_GROUPS if cm.groups else 0])
+    motion = MINOR_LATENT_MOTION if isinstance(cm.model, dict) and cm.model.get("motion") else 0
+    return max([CODER_MINOR.get(t.coder, 0) for t in tensors] + [MINOR_GROUPS if cm.groups else 0, motion])
 
 
 def preamble(section_count: int, minor: int = 0) -> bytes:

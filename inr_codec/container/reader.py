@@ -89,6 +89,9 @@ def _parse(data, name: str) -> tuple[CompressedModel, list[tuple[str, int]]]:
                 video = fmt.video_record(v)
             elif kind == fmt.KIND_MODEL:
                 model = fmt.parse_json(payload)
+                if isinstance(model, dict) and model.get("motion") and minor < fmt.MINOR_LATENT_MOTION:
+                    raise fmt.Malformed(f"a latent model with motion in a {major}.{minor} file "
+                                        f"(motion came in 1.{fmt.MINOR_LATENT_MOTION})")
             elif kind == fmt.KIND_GROUP:
                 head, entries = fmt.unpack_group(payload)
                 heads.append(head)

@@ -41,6 +41,8 @@ def check_supported(cm: CompressedModel, device="cpu", dtype: str = "fp32") -> N
     name = cm.model.get("name")
     if name != "latent":
         raise BackendError(f"the fused backend decodes latent files only, not model '{name}'; use --backend torch")
+    if cm.model.get("motion"):
+        raise BackendError("the fused backend does not decode latent files with motion yet; use --backend torch")
     if torch.device(device).type != "cpu":
         raise BackendError("the fused backend runs on the CPU; use --device cpu, or --backend triton on a GPU")
     if dtype != "fp32":

@@ -211,6 +211,8 @@ class LatentLaunchPlan(_Graphed):
 def build_plan(cm: CompressedModel, device="cuda", dtype: str = "fp32", **kw) -> LaunchPlan | LatentLaunchPlan:
     check_available(device)
     if cm.model.get("name") == "latent":
+        if cm.model.get("motion"):
+            raise BackendError("the triton backend does not decode latent files with motion yet; use --backend torch")
         return LatentLaunchPlan(cm, device, dtype, **kw)
     return LaunchPlan(cm, device, dtype, **kw)
 

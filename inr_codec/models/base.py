@@ -39,6 +39,10 @@ class INRModel(nn.Module):
     def forward(self, idx: torch.Tensor, frames: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
 
+    def prime(self, frames: torch.Tensor) -> None:
+        """Before the first step, with every padded frame (T, 3, H, W): start what the frames can tell
+        (the latent model's velocity, by block matching). Nothing by default."""
+
     @torch.no_grad()
     def export_decoder(self, frames_fn: Callable[[torch.Tensor], torch.Tensor]) -> nn.Module:
         """The decoder with every stored tensor filled in. frames_fn(idx) gives padded frames in [0,1]."""

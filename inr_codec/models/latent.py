@@ -22,6 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import grid_motion
 from .base import INRModel
 from .pixel_mlp import relu_mlp
 from .registry import register
@@ -128,6 +129,9 @@ class LatentDecoder(nn.Module):
         super().__init__()
         self.arch = arch
         self.latents = LatentGrids(arch["frames"], arch["level_sizes"], arch.get("t_strides"))
+        self.motion = arch.get("motion")  # the levels fetched along a velocity field (grid_motion.py)
+        if self.motion:
+            grid_motion.add_motion_grids(self.latents, arch["frames"], self.motion)
         self.synthesis = Synthesis(len(arch["level_sizes"]), arch["hidden"], arch["layers"], arch.get("act", "gelu"))
 
     def _levels(self, idx: torch.Tensor, by_matmul: bool = False) -> list[torch.Tensor]:
@@ -135,6 +139,8 @@ class LatentDecoder(nn.Module):
         ``by_matmul``: the bilinear upsampling as two products with ``linear_interpolation`` matrices (the
         same weights; its backward pass is 2x faster than F.interpolate's on the CPU)."""
         size = (self.arch["h0"], self.arch["w0"])
+        if self.motion:
+            return grid_motion.warped_levels(self.latents, idx, size)
         out = []
         for g, stride in zip(self.latents.grids(), self.latents.t_strides):
             if stride == 1:
@@ -170,8 +176,14 @@ class LatentDecoder(nn.Module):
         grids = self.latents.grids()
         latents = sum(g.numel() for g in grids) / self.arch["frames"]  # decoded per frame, on average
         blended = sum(g[0].numel() for g, s in zip(grids, self.latents.t_strides) if s > 1)
-        return (TIME_MACS_PER_LATENT * blended + UPSAMPLE_MACS_PER_PIXEL * h * w * (len(self.arch["level_sizes"]) - 1)
+        macs = (TIME_MACS_PER_LATENT * blended + UPSAMPLE_MACS_PER_PIXEL * h * w * (len(self.arch["level_sizes"]) - 1)
                 + CONTEXT_MACS_PER_LATENT * latents)
+        if self.motion:  # the velocity's latents are in ``latents`` already (grids() leaves them out)
+            moving = sum(1 for s in self.latents.t_strides if s > 1)
+            macs += (grid_motion.VELOCITY_MACS_PER_PIXEL + grid_motion.WARP_MACS_PER_PIXEL_LEVEL * moving) * h * w
+            macs += CONTEXT_MACS_PER_LATENT * sum(getattr(self.latents, n).numel() for n in grid_motion.MOTION_NAMES) \
+                / self.arch["frames"]
+        return macs
 
 
 @register("latent")
@@ -189,6 +201,9 @@ class LatentModel(INRModel):
         model = super().create(cfg, frames, height, width)
         for g in model.decoder.latents.grids():
             g.lr_scale = float(cfg.get("latent_lr_scale", 1.0))
+        for name in grid_motion.MOTION_NAMES if model.decoder.motion else ():
+            getattr(model.decoder.latents, name).lr_scale = float(cfg.get("latent_lr_scale", 1.0))
+        model.motion_search = (int(cfg.get("motion_block", 16)), int(cfg.get("motion_search", 8)))
         return model
 
     @classmethod
@@ -206,7 +221,15 @@ class LatentModel(INRModel):
                 t_strides[0] = max(1, min(int(cfg["t_stride_first"]), frames))
         if any(s > 1 for s in t_strides):  # files with every level per frame keep the 1.4 architecture
             arch["t_strides"] = t_strides
+        motion = grid_motion.motion_arch(cfg, frames, height, width)
+        if motion:
+            arch["motion"] = motion
         return arch
+
+    def prime(self, frames: torch.Tensor) -> None:
+        """Before fitting, with the padded frames (T, 3, H, W): the velocity from block matching."""
+        if self.decoder.motion:
+            grid_motion.prime_motion(self.decoder.latents, frames, *self.motion_search)
 
     def forward(self, idx: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
         return self.decoder(idx)
