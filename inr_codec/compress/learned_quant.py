@@ -35,7 +35,7 @@ from ..container.format import uvar_bytes
 from ..container.records import CodedTensor
 from ..models.latent import time_weights
 from .entropy_models import (MODELS, Factorized, LatentContext, LatentNeighbours, PreviousFrame, laplace, latent_context,
-                             zero_laplace)
+                             rate_native, zero_laplace)
 from .pipeline import EMBEDDINGS, LATENTS, stored_tensors, tensor_plan
 from .quantize import channel_axis, channel_scales
 from .target import target_bytes
@@ -182,7 +182,8 @@ def rate_bits(quants: list[LearnedQuant], frames: torch.Tensor | None = None) ->
     if plain:
         y = torch.cat([q.last_y.reshape(-1) for q in plain])
         b = torch.cat([q.log_b.exp().expand(q.last_y.shape).reshape(-1) for q in plain])
-        total = total + laplace.rate_bits(y, b).sum()
+        fast = rate_native.laplace_rate_sum(y, b) if y.requires_grad and torch.is_grad_enabled() else None
+        total = total + (fast if fast is not None else laplace.rate_bits(y, b).sum())
     return total
 
 

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from ...container.format import unzigzag, zigzag
-from . import laplace
+from . import laplace, rate_native
 from .base import CODER_PRECISION, categorical
 from .laplace import PHASES
 from .latent_context import MAX_COEFF, P, fixed_coeffs
@@ -258,6 +258,10 @@ class LatentNeighbours(SliceCoded):
         """Bits of continuous latents ``y`` (slices, h, w) under the rule above in float: mean coefficients
         ``aux[:22]``, activity weights ``|aux[22:]|``, floors ``exp(log_b)`` (pass A, B); with ``frames``,
         the bits of those slices (each given its predecessor) times slices / len(frames)."""
+        if torch.is_grad_enabled() and y.requires_grad:  # training: one C pass, gradients included
+            fast = rate_native.nb_rate(y, aux, log_b.exp(), frames, B0 / 4)
+            if fast is not None:
+                return fast
         y, yr, prev, scale = training_slices(y, frames)
         mask = anchor_mask(*y.shape[-2:], y.device)
         cur = torch.where(mask, yr, torch.zeros_like(yr))

@@ -1,0 +1,56 @@
+"""The training rates' C kernels (compress/entropy_models/rate_native.py) give the torch reference's values
+and gradients: the plain Laplace's and laplace_nb's, every slice or a batch's, within float rounding (the
+sums in another order: a relative 1e-5 on the bits, 1e-4 on the gradients)."""
+import logging
+
+import pytest
+import torch
+
+from inr_codec.compress.entropy_models import laplace, rate_native
+from inr_codec.compress.entropy_models.latent_neighbours import LatentNeighbours
+from inr_codec.train import native
+
+pytestmark = pytest.mark.skipif(rate_native._lib() is None, reason="no C compiler")
+
+
+def _grads(out, tensors):
+    return torch.autograd.grad(out, tensors)
+
+
+def test_the_laplace_rate_kernel_equals_the_reference():
+    torch.manual_seed(0)
+    y = (3 * torch.randn(5000)).requires_grad_()
+    b = torch.cat([torch.rand(4990) * 4 + 1e-4, torch.tensor([1e-5, 0.01, 0.02, 50.0, 1e-3] * 2)]).requires_grad_()
+    ref = laplace.rate_bits(y, b).sum()
+    got = rate_native.laplace_rate_sum(y, b)
+    assert got.item() == pytest.approx(ref.item(), rel=1e-5)
+    for a, r in zip(_grads(got, [y, b]), _grads(ref, [y, b])):
+        assert torch.allclose(a, r, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("frames", [None, torch.tensor([0, 3, 4]), torch.tensor([5, 2, 2])])
+def test_the_neighbours_rate_kernel_equals_the_reference(monkeypatch, frames):
+    torch.manual_seed(1)
+    y = (2 * torch.randn(6, 11, 14)).requires_grad_()
+    aux = torch.randn(44).requires_grad_()
+    log_b = torch.randn(2).requires_grad_()
+    got = LatentNeighbours.rate_bits(y, log_b, aux, frames)
+    monkeypatch.setenv("INRCODEC_NATIVE", "0")
+    monkeypatch.setattr(native, "library", lambda name, source: None)
+    ref = LatentNeighbours.rate_bits(y, log_b, aux, frames)
+    assert got.grad_fn is not None and type(got.grad_fn).__name__ != type(ref.grad_fn).__name__
+    assert got.item() == pytest.approx(ref.item(), rel=1e-5)
+    for a, r in zip(_grads(got, [y, aux, log_b]), _grads(ref, [y, aux, log_b])):
+        assert torch.allclose(a, r, rtol=1e-4, atol=1e-4)
+
+
+def test_without_a_compiler_one_line_and_the_torch_path(monkeypatch, caplog):
+    native.library.cache_clear()
+    monkeypatch.setenv("CC", "")
+    monkeypatch.setattr(native.shutil, "which", lambda name: None)
+    try:
+        with caplog.at_level(logging.WARNING, logger="inr_codec.train"):
+            assert rate_native.laplace_rate_sum(torch.ones(3, requires_grad=True), torch.ones(3)) is None
+        assert len(caplog.records) == 1 and "no C compiler" in caplog.records[0].getMessage()
+    finally:
+        native.library.cache_clear()
