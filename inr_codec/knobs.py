@@ -115,6 +115,8 @@ def _why(cfg, key: str, keys: dict[str, str], preset: str) -> str | None:
         "train.candidate_epochs": lambda: None if _num(cfg.train.candidates, 1) > 1 else
             "there are no warm-up candidates: add train.candidates above 1",
     }
+    for k in ("model.motion_block", "model.motion_t_stride", "model.motion_search"):
+        rules[k] = lambda: None if cfg.model.get("motion") else "it shapes the latent model's motion: add model.motion=true"
     for k in ("model.t_stride_base", "model.t_stride_max", "model.t_stride_first"):
         rules[k] = lambda: None if cfg.model.get("t_strides") is None else \
             "model.t_strides gives every level's stride by hand; drop one of the two"

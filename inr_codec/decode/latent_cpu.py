@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from ..container.records import CompressedModel
 from ..errors import BackendError
+from ..models.grid_motion import warped_levels
 from ..models.latent import time_weights
 from .reference import build_decoder, frame_range
 
@@ -41,8 +42,6 @@ def check_supported(cm: CompressedModel, device="cpu", dtype: str = "fp32") -> N
     name = cm.model.get("name")
     if name != "latent":
         raise BackendError(f"the fused backend decodes latent files only, not model '{name}'; use --backend torch")
-    if cm.model.get("motion"):
-        raise BackendError("the fused backend does not decode latent files with motion yet; use --backend torch")
     if torch.device(device).type != "cpu":
         raise BackendError("the fused backend runs on the CPU; use --device cpu, or --backend triton on a GPU")
     if dtype != "fp32":
@@ -71,6 +70,8 @@ class LatentPlan:
         self.size = (int(a["h0"]), int(a["w0"]))
         self.grids = [g.detach().float().contiguous() for g in decoder.latents.grids()]
         self.blends = _blends(self.grids, list(decoder.latents.t_strides), int(a["frames"]))
+        # With motion the levels are fetched along the velocity (grid_motion.warped_levels, as the reference does).
+        self.moving = decoder.latents if decoder.motion else None
         syn = decoder.synthesis
         self.act = {"relu": torch.relu_, "gelu": torch.ops.aten.gelu_}[a.get("act", "gelu")]
         convs = list(syn.mlp)
@@ -113,6 +114,11 @@ class LatentPlan:
 
     def _levels(self, t: int) -> None:
         """Frame t's levels, blended in time and upsampled, into ``features`` (as ``LatentDecoder.features``)."""
+        if self.moving is not None:
+            with torch.no_grad():
+                for plane, x in zip(self.features, warped_levels(self.moving, torch.tensor([t]), self.size)):
+                    plane.copy_(x[0])
+            return
         for plane, g, blend in zip(self.features, self.grids, self.blends):
             if blend is None:
                 x = g[t]

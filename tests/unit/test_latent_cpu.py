@@ -100,3 +100,17 @@ def test_threads_decode_frames_side_by_side_to_the_same_frames():
     finally:
         torch.set_num_threads(before)
     assert_within_bound(two, one)
+
+
+def test_a_file_with_motion_matches_the_reference_and_auto_picks_the_fused_decoder():
+    cm = container.from_bytes(synthetic_latent(9, 37, 53, seed=3, overrides=("model.motion=true", "model.levels=4",
+                                                                           "model.motion_block=8")))
+    assert cm.model["motion"] == {"size": [5, 7], "t_stride": 4}
+    assert container.to_bytes(cm)[5] == 6  # format 1.6
+    from inr_codec.decode import resolve_backend
+    assert resolve_backend("auto", cm, torch.device("cpu"), "fp32") == "fused"
+    got = np.concatenate(list(latent_cpu.decode_batches(cm, batch_size=3)))
+    expected = reference.decode_frames(cm)
+    assert_within_bound(got, expected)
+    still = container.from_bytes(synthetic_latent(9, 37, 53, seed=3, overrides=("model.levels=4",)))
+    assert np.abs(reference.decode_frames(still).astype(int) - expected.astype(int)).max() > 5  # it moves
