@@ -15,7 +15,8 @@ from inr_codec.errors import BackendError
 from inr_codec.io import read_video
 
 GOLDEN = Path(__file__).parents[1] / "golden"
-LATENT_FILES = ["v1.4_latent_tiny.bin", "v1.4_latent_3d_relu_tiny.bin", "v1.5_latent_nb_tiny.bin"]
+LATENT_FILES = ["v1.4_latent_tiny.bin", "v1.4_latent_3d_relu_tiny.bin", "v1.5_latent_nb_tiny.bin",
+                "v1.6_latent_motion_tiny.bin"]
 
 
 def assert_within_bound(got: np.ndarray, expected: np.ndarray) -> None:
