@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import torch
 
+from ..train import native
+from . import mlp_native
+
 # Pixels per tile: a 40-channel tile of 4,096 pixels is 640 KB, so a layer's input, output and gradient stay
 # in the cache; a tile costs about 35 operations forward and backward, so fewer, larger tiles save their
 # dispatch (a step of two 256x144 frames: 18 tiles).
@@ -48,14 +51,29 @@ class _TiledReluMLP(torch.autograd.Function):
         dwts = [w.new_zeros(w.shape[1], w.shape[0]) for w in ws[:-1]]  # the hidden layers' dW, transposed
         dbs = [w.new_zeros(w.shape[0]) for w in ws]
         dx = torch.empty_like(x) if ctx.needs_input_grad[0] else None
+        fast = mlp_native.lib() if mlp_native.fits(ws) and grad.dtype == torch.float32 else None
+        if fast is not None:  # the layer to RGB, the ReLU's masks and the biases' sums in C (mlp_native)
+            grad, w_out = grad.contiguous(), ws[-1].contiguous()
+            g_buf = x.new_empty(min(TILE, x.shape[1]), ws[-2].shape[0])
         for s in range(0, x.shape[1], TILE):
-            g_out = grad[:, s:s + TILE]                               # (C_k, P)
-            dw_out.addmm_(g_out, hidden[-1][s:s + TILE])
-            dbs[-1] += g_out.sum(1)
-            g = torch.mm(g_out.t(), ws[-1])                           # (P, C_{k-1})
+            if fast is not None:
+                p = min(TILE, x.shape[1] - s)
+                g = g_buf[:p]
+                fast.out_backward(native.ptr(grad[:, s:]), grad.stride(0), native.ptr(hidden[-1][s:]),
+                                  native.ptr(w_out), p, w_out.shape[1], w_out.shape[0], native.ptr(dw_out),
+                                  native.ptr(dbs[-1]), native.ptr(dbs[-2]), native.ptr(g))
+            else:
+                g_out = grad[:, s:s + TILE]                           # (C_k, P)
+                dw_out.addmm_(g_out, hidden[-1][s:s + TILE])
+                dbs[-1] += g_out.sum(1)
+                g = torch.mm(g_out.t(), ws[-1])                       # (P, C_{k-1})
             for i in range(k - 2, -1, -1):
-                g = torch.ops.aten.threshold_backward(g, hidden[i][s:s + TILE], 0.0)  # through the ReLU
-                dbs[i] += g.sum(0)
+                if fast is None:
+                    g = torch.ops.aten.threshold_backward(g, hidden[i][s:s + TILE], 0.0)  # through the ReLU
+                    dbs[i] += g.sum(0)
+                elif i < k - 2:  # (out_backward did layer k - 2's)
+                    fast.relu_backward(native.ptr(g), native.ptr(hidden[i][s:]), g.shape[0], g.shape[1],
+                                       native.ptr(dbs[i]))
                 if i > 0:
                     dwts[i].addmm_(hidden[i - 1][s:s + TILE].t(), g)
                     g = torch.mm(g, ws[i])

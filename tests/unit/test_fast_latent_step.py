@@ -11,7 +11,7 @@ from inr_codec.compress.entropy_models.latent_neighbours import (CURRENT, FEATUR
                                                                  PHASES, LatentNeighbours)
 from inr_codec.compress.entropy_models.slice_coding import anchors, training_slices
 from inr_codec.config import compose
-from inr_codec.models import pixel_mlp
+from inr_codec.models import mlp_native, pixel_mlp
 from inr_codec.models.latent import LatentModel, linear_interpolation
 from inr_codec.train import accel
 
@@ -24,10 +24,11 @@ def _grads(out, tensors):
 
 @pytest.mark.parametrize("tile", [7, 64, 100000])  # tiles that split the pixels unevenly, and one tile
 @pytest.mark.parametrize("layers", [1, 2, 3])
-def test_the_tiled_mlp_equals_the_convolutions_forward_and_backward(monkeypatch, tile, layers):
+@pytest.mark.parametrize("width", [12, 16])  # 16: the backward's C glue (mlp_native, multiples of 8) where it builds
+def test_the_tiled_mlp_equals_the_convolutions_forward_and_backward(monkeypatch, tile, layers, width):
     monkeypatch.setattr(pixel_mlp, "TILE", tile)
     torch.manual_seed(layers)
-    chans = [5] + [12] * layers + [3]
+    chans = [5] + [width] * layers + [3]
     convs = [torch.nn.Conv2d(a, b, 1) for a, b in zip(chans[:-1], chans[1:])]
     x = torch.randn(2, 5, 9, 13, requires_grad=True)
     params = [x] + [p for c in convs for p in c.parameters()]
@@ -44,6 +45,12 @@ def test_the_tiled_mlp_equals_the_convolutions_forward_and_backward(monkeypatch,
     assert torch.allclose(out, ref, atol=1e-5)
     for a, b in zip(_grads((out * weights).sum(), params), g_ref):
         assert torch.allclose(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_the_mlp_glue_kernel_is_taken_for_widths_of_eight():
+    ws = [torch.zeros(16, 5), torch.zeros(16, 16), torch.zeros(3, 16)]
+    assert mlp_native.fits(ws) and not mlp_native.fits([torch.zeros(12, 5), torch.zeros(3, 12)])
+    assert not mlp_native.fits([w.double() for w in ws]) and not mlp_native.fits(ws[-1:])
 
 
 def test_interpolation_matrices_upsample_as_f_interpolate():
