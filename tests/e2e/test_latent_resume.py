@@ -16,8 +16,9 @@ FIT = ["model=latent", "model.levels=3", "model.hidden=8", "model.t_stride_max=4
        "train.lr=2e-2", "train.checkpoint_every=1", "device=cpu"]
 
 
-@pytest.mark.parametrize("extra", [[], ["compress.soft_round=[0.3,0.1]"], ["compress.latent_model=nb"]],
-                         ids=["noise", "soft_round", "laplace_nb"])
+@pytest.mark.parametrize("extra", [[], ["compress.soft_round=[0.3,0.1]"], ["compress.latent_model=nb"],
+                                   ["model.motion=true", "model.motion_block=8", "model.motion_t_stride=2"]],
+                         ids=["noise", "soft_round", "laplace_nb", "motion"])
 def test_latent_fit_interrupted_mid_epoch_resumes_to_the_same_file(tmp_path, monkeypatch, extra):
     clip = tmp_path / "clip.mkv"
     write_video(Video(moving_gradient(), Fraction(25)), str(clip), pix_fmt="rgb")
