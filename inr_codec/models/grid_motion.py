@@ -82,32 +82,41 @@ def pixel_centres(size: tuple[int, int], device, dtype) -> torch.Tensor:
     return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)
 
 
+def _to_grid(size: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
+    """The factors (2 / W, 2 / H) from the frame's pixels to grid_sample's [-1, 1]."""
+    return like.new_tensor([2.0 / size[1], 2.0 / size[0]])
+
+
 def sample(planes: torch.Tensor, pos: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Planes (B, h, w) covering the frame read bilinearly at ``pos`` (B, H, W, 2), in the frame's pixels;
     outside the plane its border repeats. (B, H, W)."""
-    h, w = size
-    grid = pos * pos.new_tensor([2.0 / w, 2.0 / h]) - 1.0
+    return _sample_grid(planes, pos * _to_grid(size, pos) - 1.0)
+
+
+def _sample_grid(planes: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(planes[:, None], grid, mode="bilinear", padding_mode="border", align_corners=False)[:, 0]
 
 
 def warped_levels(latents, idx: torch.Tensor, size: tuple[int, int]) -> list[torch.Tensor]:
-    """Every level of frames ``idx`` (B, H, W) at the frame's size, its slices fetched along the velocity."""
+    """Every level of frames ``idx`` (B, H, W) at the frame's size, its slices fetched along the velocity.
+    The positions are kept in grid_sample's units throughout: one multiply-add a slice."""
     from .latent import time_weights
-    grids = latents.grids()
     v = velocity(latents, idx, size)
-    centres = pixel_centres(size, v.device, v.dtype)
+    scale = _to_grid(size, v)
+    still = pixel_centres(size, v.device, v.dtype) * scale - 1.0  # (H, W, 2)
+    v = v * scale
     t = idx.to(v.device, v.dtype)
     out = []
-    for g, stride in zip(grids, latents.t_strides):
+    for g, stride in zip(latents.grids(), latents.t_strides):
         if stride == 1:
             x = g[idx]
-            out.append(x if tuple(x.shape[-2:]) == size else sample(x, centres.expand(len(idx), -1, -1, -1), size))
+            out.append(x if tuple(x.shape[-2:]) == size else _sample_grid(x, still.expand(len(idx), -1, -1, -1)))
             continue
         i0, i1, w = time_weights(idx, stride, g.shape[0])
         blend = 0
         for i, weight in ((i0, 1 - w), (i1, w)):
             offset = ((i.to(v.dtype) + 0.5) * stride - 0.5 - t)[:, None, None, None]  # slice centre - frame
-            blend = blend + sample(g[i], centres + offset * v, size) * weight.to(v)[:, None, None]
+            blend = blend + _sample_grid(g[i], torch.addcmul(still, offset, v)) * weight.to(v)[:, None, None]
         out.append(blend)
     return out
 
