@@ -13,6 +13,8 @@ The velocity starts from block matching on the frames (``block_motion``), then t
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -64,14 +66,11 @@ def add_motion_grids(latents: torch.nn.Module, frames: int, motion: dict) -> Non
 def velocity(latents, idx: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Frames ``idx``'s velocity at every pixel, in pixels a frame: (B, H, W, 2), x then y."""
     from .latent import time_weights
-    out = []
-    for name in MOTION_NAMES:
-        g = getattr(latents, name)  # the quantized values under a rate term: no t_stride attribute there
-        i0, i1, w = time_weights(idx, latents.motion_t_stride, g.shape[0])
-        w = w.to(g.device, g.dtype)[:, None, None]
-        x = g[i0] * (1 - w) + g[i1] * w
-        out.append(F.interpolate(x[:, None], size=size, mode="bilinear", align_corners=False)[:, 0])
-    return torch.stack(out, dim=-1) * MOTION_UNIT
+    g = torch.stack([getattr(latents, n) for n in MOTION_NAMES], dim=1)  # (slices, 2, h, w), quantized if so
+    i0, i1, w = time_weights(idx, latents.motion_t_stride, g.shape[0])
+    w = w.to(g.device, g.dtype)[:, None, None, None]
+    x = F.interpolate(g[i0] * (1 - w) + g[i1] * w, size=size, mode="bilinear", align_corners=False)
+    return x.permute(0, 2, 3, 1) * MOTION_UNIT
 
 
 def pixel_centres(size: tuple[int, int], device, dtype) -> torch.Tensor:
@@ -80,6 +79,13 @@ def pixel_centres(size: tuple[int, int], device, dtype) -> torch.Tensor:
     ys = torch.arange(h, device=device, dtype=dtype) + 0.5
     xs = torch.arange(w, device=device, dtype=dtype) + 0.5
     return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)
+
+
+@functools.lru_cache(maxsize=8)
+def _still_grid(size: tuple[int, int], device, dtype) -> torch.Tensor:
+    """``pixel_centres`` in grid_sample's units, built once per size (every frame of a decode asks)."""
+    return pixel_centres(size, device, dtype) * torch.tensor([2.0 / size[1], 2.0 / size[0]], dtype=dtype,
+                                                             device=device) - 1.0
 
 
 def _to_grid(size: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
@@ -102,9 +108,8 @@ def warped_levels(latents, idx: torch.Tensor, size: tuple[int, int]) -> list[tor
     The positions are kept in grid_sample's units throughout: one multiply-add a slice."""
     from .latent import time_weights
     v = velocity(latents, idx, size)
-    scale = _to_grid(size, v)
-    still = pixel_centres(size, v.device, v.dtype) * scale - 1.0  # (H, W, 2)
-    v = v * scale
+    still = _still_grid(size, v.device, v.dtype)  # (H, W, 2)
+    v = v * _to_grid(size, v)
     t = idx.to(v.device, v.dtype)
     out = []
     for g, stride in zip(latents.grids(), latents.t_strides):

@@ -68,7 +68,7 @@ def _decodes_or_one_line(data: bytes) -> None:
     try:
         reference.build_decoder(cm)  # the tensors decoded and the network built (sizes are capped before)
     except ContainerError as e:
-        assert "\n" not in str(e) and ("corrupted" in str(e) or "do not fit" in str(e)), str(e)
+        assert str(e).strip() and "\n" not in str(e), str(e)
 
 
 
