@@ -116,7 +116,7 @@ class Synthesis(nn.Module):
         levels, b, h, w = x.shape
         convs = [*self.mlp, self.to_rgb]
         y = relu_mlp(x.reshape(levels, -1), [c.weight.flatten(1) for c in convs], [c.bias for c in convs])
-        fast = refine(y.view(3, b, h, w), self.refine.weight, self.refine.bias)  # in C, where it builds
+        fast = refine(y.view(3, b, h, w), self.refine)  # in C, where it builds
         if fast is not None:
             return fast
         # channels-last: oneDNN's 3x3 convolution of 3 channels, backward included, ran 1.5-2x faster

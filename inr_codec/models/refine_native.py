@@ -146,13 +146,18 @@ class _Refine(torch.autograd.Function):
         return gx, gw.view(3, 3, 3, 3).to(wt.dtype), gb.to(wt.dtype), None
 
 
-def refine(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor | None:
-    """sigmoid(x + conv2d(x, weight, bias, padding=1)) for ``x`` (3, B, H, W): (B, 3, H, W); None without
-    the kernel."""
-    if x.dim() != 4 or x.shape[0] != 3 or tuple(weight.shape) != (3, 3, 3, 3) or \
-            any(t.device.type != "cpu" or t.dtype != torch.float32 for t in (x, weight, bias)):
+def refine(x: torch.Tensor, conv: torch.nn.Conv2d) -> torch.Tensor | None:
+    """sigmoid(x + conv(x)) for ``x`` (3, B, H, W) and a 3x3 convolution of 3 channels with padding 1:
+    (B, 3, H, W); None without the kernel. ``conv.weight`` and ``conv.bias`` are read once each, and only
+    when the kernel runs (under a rate term each read draws the parameter's quantization noise)."""
+    if x.dim() != 4 or x.shape[0] != 3 or x.device.type != "cpu" or x.dtype != torch.float32 or \
+            (conv.in_channels, conv.out_channels, conv.kernel_size, conv.padding, conv.groups) != (3, 3, (3, 3), (1, 1), 1) \
+            or conv.stride != (1, 1) or conv.dilation != (1, 1) or conv.bias is None:
         return None
     lib = _lib()
     if lib is None:
+        return None
+    weight, bias = conv.weight, conv.bias
+    if weight.dtype != torch.float32 or bias.dtype != torch.float32:
         return None
     return _Refine.apply(x.contiguous(), weight, bias, lib)

@@ -2,7 +2,6 @@
 within float rounding (the sums in another order: 1e-5 on the values, 1e-4 on the gradients)."""
 import pytest
 import torch
-import torch.nn.functional as F
 
 from inr_codec.models import refine_native
 
@@ -14,11 +13,13 @@ def test_the_refinement_kernel_equals_the_convolution(shape):
     torch.manual_seed(sum(shape))
     b, h, w = shape
     x = torch.randn(3, b, h, w, requires_grad=True)
-    weight = (0.3 * torch.randn(3, 3, 3, 3)).requires_grad_()
-    bias = torch.randn(3, requires_grad=True)
+    conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+    with torch.no_grad():
+        conv.weight.mul_(3)
+    weight, bias = conv.weight, conv.bias
     xb = x.transpose(0, 1)
-    ref = torch.sigmoid(xb + F.conv2d(xb, weight, bias, padding=1))
-    got = refine_native.refine(x, weight, bias)
+    ref = torch.sigmoid(xb + conv(xb))
+    got = refine_native.refine(x, conv)
     assert got.shape == ref.shape and torch.allclose(got, ref, atol=1e-5)
     g = torch.randn_like(ref)
     for a, r in zip(torch.autograd.grad((got * g).sum(), [x, weight, bias]),
@@ -27,6 +28,7 @@ def test_the_refinement_kernel_equals_the_convolution(shape):
 
 
 def test_other_shapes_and_dtypes_are_left_to_the_convolution():
-    assert refine_native.refine(torch.zeros(4, 1, 3, 3), torch.zeros(3, 3, 3, 3), torch.zeros(3)) is None
-    assert refine_native.refine(torch.zeros(3, 1, 3, 3, dtype=torch.float64), torch.zeros(3, 3, 3, 3),
-                                torch.zeros(3)) is None
+    conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+    assert refine_native.refine(torch.zeros(4, 1, 3, 3), conv) is None
+    assert refine_native.refine(torch.zeros(3, 1, 3, 3, dtype=torch.float64), conv) is None
+    assert refine_native.refine(torch.zeros(3, 1, 3, 3), torch.nn.Conv2d(3, 3, 3, padding=2)) is None
