@@ -19,7 +19,7 @@ def _grads(out, tensors):
 
 def test_the_laplace_rate_kernel_equals_the_reference():
     torch.manual_seed(0)
-    y = (3 * torch.randn(5000)).requires_grad_()
+    y = torch.cat([3 * torch.randn(4967), torch.arange(-16, 17) / 8]).requires_grad_()  # |y| = 1/2 among them
     b = torch.cat([torch.rand(4990) * 4 + 1e-4, torch.tensor([1e-5, 0.01, 0.02, 50.0, 1e-3] * 2)]).requires_grad_()
     ref = laplace.rate_bits(y, b).sum()
     got = rate_native.laplace_rate_sum(y, b)
@@ -29,9 +29,11 @@ def test_the_laplace_rate_kernel_equals_the_reference():
 
 
 @pytest.mark.parametrize("frames", [None, torch.tensor([0, 3, 4]), torch.tensor([5, 2, 2])])
-def test_the_neighbours_rate_kernel_equals_the_reference(monkeypatch, frames):
+@pytest.mark.parametrize("rounded", [False, True])  # True: as under straight-through rounding (residuals in eighths)
+def test_the_neighbours_rate_kernel_equals_the_reference(monkeypatch, frames, rounded):
     torch.manual_seed(1)
-    y = (2 * torch.randn(6, 11, 14)).requires_grad_()
+    y = 2 * torch.randn(6, 11, 14)
+    y = (torch.round(y) if rounded else y).requires_grad_()
     aux = torch.randn(44).requires_grad_()
     log_b = torch.randn(2).requires_grad_()
     got = LatentNeighbours.rate_bits(y, log_b, aux, frames)

@@ -18,18 +18,20 @@ SOURCE = native.VECTOR_MATH + r"""
 #include <stdlib.h>
 #include <string.h>
 
-/* -log2 P(x) of the discretised Laplace of scale b (laplace.rate_bits) and its derivatives in x and b. */
+/* -log2 P(x) of the discretised Laplace of scale b (laplace.rate_bits) and its derivatives in x and b. Where
+   torch clamps, its gradient passes only strictly inside (clamp_min's at the bound is 0): so here, which
+   matters where values are multiples of 1/8 (straight-through rounding), |x| = 1/2 included. */
 static inline float lap(float x, float b, float *gx, float *gb) {
     float a = fabsf(x), s = (float)((x > 0.f) - (x < 0.f));
     float ib = 1.f / b, logp, dla, dlb;
     if (a >= 0.5f) {
         logp = -0.6931471805599453f - (a - 0.5f) * ib + logf(-expm1f(-ib));
-        dla = -ib;
+        dla = a > 0.5f ? -ib : 0.f;
         dlb = (a - 0.5f) * ib * ib - ib * ib / expm1f(ib);
     } else {
         float e1 = expf(-(0.5f + a) * ib), e2 = expf(-(0.5f - a) * ib);
         float p = 1.f - 0.5f * (e1 + e2);
-        if (p < 1e-12f) {
+        if (p <= 1e-12f) {
             logp = logf(1e-12f); dla = 0.f; dlb = 0.f;
         } else {
             float ip = 1.f / p;
@@ -38,7 +40,7 @@ static inline float lap(float x, float b, float *gx, float *gb) {
             dlb = -0.5f * (e1 * (0.5f + a) + e2 * (0.5f - a)) * ib * ib * ip;
         }
     }
-    if (logp < -60.f) { logp = -60.f; dla = 0.f; dlb = 0.f; }
+    if (logp <= -60.f) { logp = -60.f; dla = 0.f; dlb = 0.f; }
     const float k = -1.4426950408889634f;  /* -1 / ln 2 */
     *gx = k * dla * s;
     *gb = k * dlb;
@@ -52,7 +54,7 @@ double laplace_rate(const float *y, const float *b, int64_t n, float *gy, float 
         float bi = b[i] < 1e-3f ? 1e-3f : b[i], gx, g;
         total += lap(y[i], bi, &gx, &g);
         gy[i] = gx;
-        gb[i] = b[i] < 1e-3f ? 0.f : g;
+        gb[i] = b[i] > 1e-3f ? g : 0.f;
     }
     return total;
 }
@@ -70,13 +72,14 @@ static inline v8f vlap(v8f x, v8f b, v8f *gx, v8f *gb) {
     const v8f an = vmin(a, SPLAT(0.5f));
     const v8f e1 = vexp(-(0.5f + an) * ib), e2 = vexp(-(0.5f - an) * ib);
     const v8f p = 1.f - 0.5f * (e1 + e2), pc = vmax(p, SPLAT(1e-12f)), ip = 1.f / pc;
-    const v8i live = p >= 1e-12f;
+    const v8i live = p > 1e-12f;
     const v8f near = vlog(pc);
     const v8f near_da = SEL(live, 0.5f * (e1 - e2) * ib * ip, SPLAT(0.f));
     const v8f near_db = SEL(live, -0.5f * (e1 * (0.5f + an) + e2 * (0.5f - an)) * ib * ib * ip, SPLAT(0.f));
     const v8i is_far = a >= 0.5f;
-    v8f logp = SEL(is_far, far, near), dla = SEL(is_far, -ib, near_da), dlb = SEL(is_far, far_db, near_db);
-    const v8i above = logp >= -60.f;
+    v8f logp = SEL(is_far, far, near), dla = SEL(is_far, SEL(a > 0.5f, -ib, SPLAT(0.f)), near_da);
+    v8f dlb = SEL(is_far, far_db, near_db);
+    const v8i above = logp > -60.f;
     logp = SEL(above, logp, SPLAT(-60.f));
     const float k = -1.4426950408889634f;
     *gx = SEL(above, k * dla * s, SPLAT(0.f));
@@ -174,7 +177,7 @@ double nb_rate(const float *y, int64_t H, int64_t W, const int64_t *ts, int64_t 
                 v8f gx, gb;
                 acc += valid * vlap(vload(yrow + j0) - mur, vmax(act, vbmin), &gx, &gb);
                 gx *= vscale * valid;
-                const v8f dact = SEL(act < vbmin, SPLAT(0.f), gb * vscale * valid);
+                const v8f dact = SEL(act > vbmin, gb * vscale * valid, SPLAT(0.f));
                 vstore(grow + j0, gx);
                 vstore(MA + q, -gx * isA[par]);
                 vstore(MB + q, -gx * isB[par]);
