@@ -18,6 +18,8 @@ import functools
 import torch
 import torch.nn.functional as F
 
+from . import warp_native
+
 # The velocity, in pixels a frame, of a motion latent of 1 at its starting quantization step (1): eighth-pel
 # speeds from the start, and the learned step refines or coarsens it.
 MOTION_UNIT = 0.125
@@ -118,10 +120,15 @@ def warped_levels(latents, idx: torch.Tensor, size: tuple[int, int]) -> list[tor
             out.append(x if tuple(x.shape[-2:]) == size else _sample_grid(x, still.expand(len(idx), -1, -1, -1)))
             continue
         i0, i1, w = time_weights(idx, stride, g.shape[0])
+        slices, weights = (i0, i1), (1 - w.to(v), w.to(v))
+        offsets = [(i.to(v.dtype) + 0.5) * stride - 0.5 - t for i in slices]  # slice centre - frame
+        fast = warp_native.fetch(g, slices, weights, offsets, still, v)  # the same in C, where it builds
+        if fast is not None:
+            out.append(fast)
+            continue
         blend = 0
-        for i, weight in ((i0, 1 - w), (i1, w)):
-            offset = ((i.to(v.dtype) + 0.5) * stride - 0.5 - t)[:, None, None, None]  # slice centre - frame
-            blend = blend + _sample_grid(g[i], torch.addcmul(still, offset, v)) * weight.to(v)[:, None, None]
+        for i, weight, offset in zip(slices, weights, offsets):
+            blend = blend + _sample_grid(g[i], torch.addcmul(still, offset[:, None, None, None], v)) * weight[:, None, None]
         out.append(blend)
     return out
 
