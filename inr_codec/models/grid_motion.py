@@ -113,7 +113,7 @@ def warped_levels(latents, idx: torch.Tensor, size: tuple[int, int]) -> list[tor
     still = _still_grid(size, v.device, v.dtype)  # (H, W, 2)
     v = v * _to_grid(size, v)
     t = idx.to(v.device, v.dtype)
-    out = []
+    out, native = [], []  # native: the strided levels the C kernel takes, fetched in one call
     for g, stride in zip(latents.grids(), latents.t_strides):
         if stride == 1:
             x = g[idx]
@@ -122,14 +122,16 @@ def warped_levels(latents, idx: torch.Tensor, size: tuple[int, int]) -> list[tor
         i0, i1, w = time_weights(idx, stride, g.shape[0])
         slices, weights = (i0, i1), (1 - w.to(v), w.to(v))
         offsets = [(i.to(v.dtype) + 0.5) * stride - 0.5 - t for i in slices]  # slice centre - frame
-        fast = warp_native.fetch(g, slices, weights, offsets, still, v)  # the same in C, where it builds
-        if fast is not None:
-            out.append(fast)
+        if warp_native.fits(g, v):  # the same in C (models/warp_native.py)
+            native.append((len(out), (g, slices, weights, offsets)))
+            out.append(None)
             continue
         blend = 0
         for i, weight, offset in zip(slices, weights, offsets):
             blend = blend + _sample_grid(g[i], torch.addcmul(still, offset[:, None, None, None], v)) * weight[:, None, None]
         out.append(blend)
+    for (j, _), x in zip(native, warp_native.fetch_levels([lv for _, lv in native], still, v)):
+        out[j] = x
     return out
 
 

@@ -328,49 +328,70 @@ def _copies(w: int, width: int) -> int:
 
 
 class _Fetch(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, g, v, sl, wt, off, still, lib):
-        t, h, w = g.shape
-        b, hh, ww, _ = v.shape
-        out = g.new_empty(b, hh, ww)
-        lib.warp_forward(native.ptr(g), h, w, native.ptr(sl), native.ptr(wt), native.ptr(off), native.ptr(still),
-                         native.ptr(v), b, hh * ww, native.ptr(out))
-        ctx.save_for_backward(g, v, sl, wt, off, still)
-        ctx.lib = lib
-        return out
+    """The strided levels of one call at once: the velocity's gradient accumulates in one tensor."""
 
     @staticmethod
-    def backward(ctx, go):
-        g, v, sl, wt, off, still = ctx.saved_tensors
-        t, h, w = g.shape
+    def forward(ctx, v, still, metas, lib, *grids):
         b, hh, ww, _ = v.shape
-        go = go.contiguous()
-        gg = torch.zeros_like(g) if ctx.needs_input_grad[0] else None
-        gv = torch.zeros_like(v) if ctx.needs_input_grad[1] else None
-        if gg is not None or gv is not None:
-            ctx.lib.warp_backward(native.ptr(g), h, w, native.ptr(sl), native.ptr(wt), native.ptr(off),
-                                  native.ptr(still), native.ptr(v), b, hh * ww, native.ptr(go),
+        outs = []
+        for g, (sl, wt, off) in zip(grids, metas):
+            out = g.new_empty(b, hh, ww)
+            lib.warp_forward(native.ptr(g), g.shape[1], g.shape[2], native.ptr(sl), native.ptr(wt), native.ptr(off),
+                             native.ptr(still), native.ptr(v), b, hh * ww, native.ptr(out))
+            outs.append(out)
+        ctx.save_for_backward(v, still, *grids)
+        ctx.metas, ctx.lib = metas, lib
+        ctx.set_materialize_grads(False)
+        return tuple(outs)
+
+    @staticmethod
+    def backward(ctx, *gos):
+        v, still, *grids = ctx.saved_tensors
+        b, hh, ww, _ = v.shape
+        gv = torch.zeros_like(v) if ctx.needs_input_grad[0] else None
+        ggs = []
+        for j, (g, (sl, wt, off), go) in enumerate(zip(grids, ctx.metas, gos)):
+            gg = torch.zeros_like(g) if ctx.needs_input_grad[4 + j] else None
+            ggs.append(gg)
+            if go is None or (gg is None and gv is None):
+                continue
+            go = go.contiguous()
+            ctx.lib.warp_backward(native.ptr(g), g.shape[1], g.shape[2], native.ptr(sl), native.ptr(wt),
+                                  native.ptr(off), native.ptr(still), native.ptr(v), b, hh * ww, native.ptr(go),
                                   None if gg is None else native.ptr(gg), None if gv is None else native.ptr(gv),
-                                  _copies(w, ww))
-        return gg, gv, None, None, None, None, None
+                                  _copies(g.shape[2], ww))
+        return (gv, None, None, None, *ggs)
+
+
+def fits(g: torch.Tensor, v: torch.Tensor) -> bool:
+    """Whether the kernel takes a level ``g`` (T, h, w) read along ``v`` (B, H, W, 2): fp32 on the CPU, h and
+    w at least 2, and the library built."""
+    return g.dim() == 3 and v.dim() == 4 and v.shape[-1] == 2 and g.shape[1] >= 2 and g.shape[2] >= 2 and \
+        g.numel() < 1 << 31 and all(x.device.type == "cpu" and x.dtype == torch.float32 for x in (g, v)) and \
+        _lib() is not None
+
+
+def fetch_levels(levels: list, still: torch.Tensor, v: torch.Tensor) -> list[torch.Tensor]:
+    """Each level (g, slices, weights, offsets), ``fits``, read as ``grid_motion.warped_levels`` reads a level
+    with a stride: (B, H, W) = sum over k of weights[k][b] * grid_sample(g[slices[k][b]], still + offsets[k][b]
+    * v[b]) (bilinear, border, align_corners=False); ``still`` (H, W, 2) and ``v`` (B, H, W, 2) in
+    grid_sample's units."""
+    if not levels:
+        return []
+    metas, grids = [], []
+    for g, slices, weights, offsets in levels:
+        sl = torch.stack([s.to(torch.int64) for s in slices], 1).contiguous()  # (B, 2)
+        if sl.numel() and (int(sl.min()) < 0 or int(sl.max()) >= g.shape[0]):
+            raise IndexError(f"slice out of range for a level of {g.shape[0]}")
+        metas.append((sl, torch.stack([x.to(torch.float32) for x in weights], 1).contiguous(),
+                      torch.stack([x.to(torch.float32) for x in offsets], 1).contiguous()))
+        grids.append(g.contiguous())
+    return list(_Fetch.apply(v.contiguous(), still.detach().contiguous(), metas, _lib(), *grids))
 
 
 def fetch(g: torch.Tensor, slices: tuple[torch.Tensor, torch.Tensor], weights: tuple[torch.Tensor, torch.Tensor],
           offsets: tuple[torch.Tensor, torch.Tensor], still: torch.Tensor, v: torch.Tensor) -> torch.Tensor | None:
-    """(B, H, W): the level ``g`` (T, h, w) read as ``grid_motion.warped_levels`` does for one level with a
-    stride: sum over k of weights[k][b] * grid_sample(g[slices[k][b]], still + offsets[k][b] * v[b]) (bilinear,
-    border, align_corners=False); ``still`` (H, W, 2) and ``v`` (B, H, W, 2) in grid_sample's units. None
-    where the kernel does not apply (the caller runs torch)."""
-    if g.dim() != 3 or v.dim() != 4 or v.shape[-1] != 2 or tuple(still.shape) != (*v.shape[1:3], 2) or \
-            any(x.device.type != "cpu" or x.dtype != torch.float32 for x in (g, v, still)) or \
-            g.numel() >= 1 << 31 or g.shape[1] < 2 or g.shape[2] < 2:
+    """``fetch_levels`` for one level; None where the kernel does not take it (the caller runs torch)."""
+    if not fits(g, v) or tuple(still.shape) != (*v.shape[1:3], 2) or still.dtype != torch.float32:
         return None
-    lib = _lib()
-    if lib is None:
-        return None
-    sl = torch.stack([s.to(torch.int64) for s in slices], 1).contiguous()  # (B, 2)
-    if sl.numel() and (int(sl.min()) < 0 or int(sl.max()) >= g.shape[0]):
-        raise IndexError(f"slice out of range for a level of {g.shape[0]}")
-    wt = torch.stack([x.to(torch.float32) for x in weights], 1).contiguous()
-    off = torch.stack([x.to(torch.float32) for x in offsets], 1).contiguous()
-    return _Fetch.apply(g.contiguous(), v.contiguous(), sl, wt, off, still.detach().contiguous(), lib)
+    return fetch_levels([(g, slices, weights, offsets)], still, v)[0]
