@@ -65,13 +65,21 @@ def add_motion_grids(latents: torch.nn.Module, frames: int, motion: dict) -> Non
     latents.motion_t_stride = motion["t_stride"]
 
 
-def velocity(latents, idx: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Frames ``idx``'s velocity at every pixel, in pixels a frame: (B, H, W, 2), x then y."""
-    from .latent import time_weights
+def velocity(latents, idx: torch.Tensor, size: tuple[int, int], by_matmul: bool = False) -> torch.Tensor:
+    """Frames ``idx``'s velocity at every pixel, in pixels a frame: (B, H, W, 2), x then y. ``by_matmul``:
+    the bilinear upsampling as two products with ``linear_interpolation`` matrices (the same weights; its
+    backward pass about 1 ms faster than F.interpolate's for two 256x144 frames on the CPU)."""
+    from .latent import linear_interpolation, time_weights
     g = torch.stack([getattr(latents, n) for n in MOTION_NAMES], dim=1)  # (slices, 2, h, w), quantized if so
     i0, i1, w = time_weights(idx, latents.motion_t_stride, g.shape[0])
     w = w.to(g.device, g.dtype)[:, None, None, None]
-    x = F.interpolate(g[i0] * (1 - w) + g[i1] * w, size=size, mode="bilinear", align_corners=False)
+    x = g[i0] * (1 - w) + g[i1] * w
+    if by_matmul:
+        rows = linear_interpolation(x.shape[-2], size[0]).to(x.device, x.dtype)
+        cols = linear_interpolation(x.shape[-1], size[1]).to(x.device, x.dtype)
+        x = rows @ (x @ cols.t())
+    else:
+        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
     return x.permute(0, 2, 3, 1) * MOTION_UNIT
 
 
@@ -109,7 +117,7 @@ def warped_levels(latents, idx: torch.Tensor, size: tuple[int, int]) -> list[tor
     """Every level of frames ``idx`` (B, H, W) at the frame's size, its slices fetched along the velocity.
     The positions are kept in grid_sample's units throughout: one multiply-add a slice."""
     from .latent import time_weights
-    v = velocity(latents, idx, size)
+    v = velocity(latents, idx, size, by_matmul=True)
     still = _still_grid(size, v.device, v.dtype)  # (H, W, 2)
     v = v * _to_grid(size, v)
     t = idx.to(v.device, v.dtype)

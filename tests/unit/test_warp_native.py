@@ -132,3 +132,12 @@ def test_inrcodec_native_0_runs_the_torch_path():
     env = {**os.environ, "INRCODEC_NATIVE": "0"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "None"
+
+
+def test_the_velocity_by_matmul_equals_its_interpolation():
+    torch.manual_seed(6)
+    lat = _model().latents
+    for idx in (torch.tensor([0, 5]), torch.tensor([11])):
+        a = gm.velocity(lat, idx, (18, 26), by_matmul=True)
+        b = gm.velocity(lat, idx, (18, 26))
+        torch.testing.assert_close(a, b, atol=1e-6 * b.abs().max().item(), rtol=0)
