@@ -43,14 +43,13 @@ SOURCE = r"""
     const int32_t i = (int32_t)i##_f;
 
 typedef struct {
-    const float *g, *still, *v, *go;
-    float *gv, *scratch;
+    const float *g, *still, *v;
     int64_t h, w, HW, cells, copies;
     float sfx, sfy, mx, my, lx, ly;
 } Level;
 
 static Level level(const float *g, int64_t h, int64_t w, const float *still, const float *v, int64_t HW) {
-    Level L = {g, still, v, 0, 0, 0, h, w, HW, h * w, 1, (float)w / 2, (float)h / 2, (float)(w - 1), (float)(h - 1),
+    Level L = {g, still, v, h, w, HW, h * w, 1, (float)w / 2, (float)h / 2, (float)(w - 1), (float)(h - 1),
                (float)(w - 2), (float)(h - 2)};
     return L;
 }
@@ -80,8 +79,8 @@ static void forward_pixels(const Level *L, const float *g0, const float *g1, flo
 
 /* Pixels [p0, p1) of one (frame, slice) pass of the backward pass: the slice's gradient into the scratch
    (4 sums a cell: the weights of the cell's nw, ne, sw, se roles), the velocity's into gvb. */
-static void backward_pixels(const Level *L, const float *gk, float wk, float o, const float *vb, const float *gob,
-                            float *gvb, int64_t p0, int64_t p1) {
+static void backward_pixels(const Level *L, const float *gk, float *scratch, float wk, float o, const float *vb,
+                            const float *gob, float *gvb, int64_t p0, int64_t p1) {
     const int32_t W = (int32_t)L->w;
     const float *still = L->still;
     for (int64_t p = p0; p < p1; p++) {
@@ -91,8 +90,8 @@ static void backward_pixels(const Level *L, const float *gk, float wk, float o, 
         AXIS(py, L->sfy, L->my, L->ly, yn, fy, dy)
         const float ex = 1.f - fx, sy_ = 1.f - fy;
         const int32_t c = yn * W + xw;
-        if (L->scratch) {
-            float *s = L->scratch + (int64_t)c * 4;
+        if (scratch) {
+            float *s = scratch + (int64_t)c * 4;
             s[0] += sy_ * ex * gout;
             s[1] += sy_ * fx * gout;
             s[2] += fy * ex * gout;
@@ -122,11 +121,19 @@ static inline void split(const float *xy, __m256 *x, __m256 *y) {
 static inline __m256 swap_mid(__m256 a) {  /* pixel order <-> lane order (an involution) */
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(a), 0xD8));
 }
-static inline __m128 pair2(const float *g, int32_t a, int32_t b) {
+static inline __m128 pair2(const float *g, int64_t a, int64_t b) {
     return _mm_castpd_ps(_mm_loadh_pd(_mm_load_sd((const double *)(g + a)), (const double *)(g + b)));
 }
+/* the 8 lanes' cells out of the vector (two per 64-bit extract: a store and reloads stalled on forwarding) */
+static inline void cells8(__m256i ci, int64_t *c) {
+    const __m128i lo = _mm256_castsi256_si128(ci), hi = _mm256_extracti128_si256(ci, 1);
+    const uint64_t q0 = (uint64_t)_mm_cvtsi128_si64(lo), q1 = (uint64_t)_mm_extract_epi64(lo, 1),
+                   q2 = (uint64_t)_mm_cvtsi128_si64(hi), q3 = (uint64_t)_mm_extract_epi64(hi, 1);
+    c[0] = (uint32_t)q0, c[1] = (int64_t)(q0 >> 32), c[2] = (uint32_t)q1, c[3] = (int64_t)(q1 >> 32);
+    c[4] = (uint32_t)q2, c[5] = (int64_t)(q2 >> 32), c[6] = (uint32_t)q3, c[7] = (int64_t)(q3 >> 32);
+}
 /* lane i: g[c[i]] into *a, g[c[i] + 1] into *b */
-static inline void pairs8(const float *g, const int32_t *c, __m256 *a, __m256 *b) {
+static inline void pairs8(const float *g, const int64_t *c, __m256 *a, __m256 *b) {
     const __m256 lo = _mm256_insertf128_ps(_mm256_castps128_ps256(pair2(g, c[0], c[1])), pair2(g, c[4], c[5]), 1);
     const __m256 hi = _mm256_insertf128_ps(_mm256_castps128_ps256(pair2(g, c[2], c[3])), pair2(g, c[6], c[7]), 1);
     *a = _mm256_shuffle_ps(lo, hi, 0x88);
@@ -146,13 +153,13 @@ static inline Axis8 axis8(__m256 p, float sf, float mx, float lim) {
     return a;
 }
 /* the north-west cells (into c) and the weights of 8 pixels at positions (px, py) */
-static inline void locate8(const Level *L, __m256 px, __m256 py, int32_t *c, Axis8 *ax, Axis8 *ay) {
+static inline void locate8(const Level *L, __m256 px, __m256 py, int64_t *c, Axis8 *ax, Axis8 *ay) {
     *ax = axis8(px, L->sfx, L->mx, L->lx);
     *ay = axis8(py, L->sfy, L->my, L->ly);
     const __m256i ci = _mm256_add_epi32(_mm256_mullo_epi32(ay->i, _mm256_set1_epi32((int32_t)L->w)), ax->i);
-    _mm256_storeu_si256((__m256i *)c, ci);
+    cells8(ci, c);
 }
-static inline __m256 bilerp8(const float *g, int64_t w, const int32_t *c, const Axis8 *ax, const Axis8 *ay) {
+static inline __m256 bilerp8(const float *g, int64_t w, const int64_t *c, const Axis8 *ax, const Axis8 *ay) {
     __m256 nw, ne, sw, se;
     pairs8(g, c, &nw, &ne);
     pairs8(g + w, c, &sw, &se);
@@ -165,7 +172,7 @@ static inline __m256 bilerp8(const float *g, int64_t w, const int32_t *c, const 
 static int64_t forward_vec(const Level *L, const float *g0, const float *g1, float w0, float w1, float o0, float o1,
                            const float *vb, float *ob) {
     const int64_t n = L->HW / VEC * VEC;
-    int32_t c[VEC];
+    int64_t c[VEC];
     const __m256 vo0 = _mm256_set1_ps(o0), vo1 = _mm256_set1_ps(o1), vw0 = _mm256_set1_ps(w0), vw1 = _mm256_set1_ps(w1);
     for (int64_t p = 0; p < n; p += VEC) {
         __m256 vx, vy, sx, sy;
@@ -183,48 +190,55 @@ static int64_t forward_vec(const Level *L, const float *g0, const float *g1, flo
 
 static inline void add4(float *dst, __m128 x) { _mm_storeu_ps(dst, _mm_add_ps(_mm_loadu_ps(dst), x)); }
 
-static int64_t backward_vec(const Level *L, const float *gk, float wk, float o, const float *vb, const float *gob,
-                            float *gvb) {
+/* Both slices k of frame b (the level's slice gk[k], its scratch sk[k] or NULL, weight wk[k], offset o[k]). */
+static int64_t backward_vec(const Level *L, const float *const *gk, float *const *sk, const float *wk, const float *o,
+                            const float *vb, const float *gob, float *gvb) {
     const int64_t n = L->HW / VEC * VEC, w = L->w, stride = L->cells * 4;
     const int64_t mask = L->copies - 1;  /* lane i adds into copy i & mask: chains of adds to one cell broken */
-    int32_t c[VEC];
-    const __m256 vo = _mm256_set1_ps(o), vwk = _mm256_set1_ps(wk);
-    float *const s = L->scratch;
+    int64_t c[VEC];
     for (int64_t p = 0; p < n; p += VEC) {
         __m256 vx, vy, sx, sy;
         split(vb + 2 * p, &vx, &vy);
         split(L->still + 2 * p, &sx, &sy);
-        const __m256 gout = _mm256_mul_ps(swap_mid(_mm256_loadu_ps(gob + p)), vwk);
-        Axis8 ax, ay;
-        locate8(L, _mm256_fmadd_ps(vo, vx, sx), _mm256_fmadd_ps(vo, vy, sy), c, &ax, &ay);
-        if (s) {
-            const __m256 qnw = _mm256_mul_ps(_mm256_mul_ps(ay.e, ax.e), gout), qne = _mm256_mul_ps(_mm256_mul_ps(ay.e, ax.f), gout),
-                         qsw = _mm256_mul_ps(_mm256_mul_ps(ay.f, ax.e), gout), qse = _mm256_mul_ps(_mm256_mul_ps(ay.f, ax.f), gout);
-            const __m256 t0 = _mm256_unpacklo_ps(qnw, qne), t1 = _mm256_unpackhi_ps(qnw, qne),
-                         t2 = _mm256_unpacklo_ps(qsw, qse), t3 = _mm256_unpackhi_ps(qsw, qse);
-            const __m256 q0 = _mm256_shuffle_ps(t0, t2, 0x44), q1 = _mm256_shuffle_ps(t0, t2, 0xEE),
-                         q2 = _mm256_shuffle_ps(t1, t3, 0x44), q3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-            add4(s + (0 & mask) * stride + (int64_t)c[0] * 4, _mm256_castps256_ps128(q0));
-            add4(s + (1 & mask) * stride + (int64_t)c[1] * 4, _mm256_castps256_ps128(q1));
-            add4(s + (2 & mask) * stride + (int64_t)c[2] * 4, _mm256_castps256_ps128(q2));
-            add4(s + (3 & mask) * stride + (int64_t)c[3] * 4, _mm256_castps256_ps128(q3));
-            add4(s + (4 & mask) * stride + (int64_t)c[4] * 4, _mm256_extractf128_ps(q0, 1));
-            add4(s + (5 & mask) * stride + (int64_t)c[5] * 4, _mm256_extractf128_ps(q1, 1));
-            add4(s + (6 & mask) * stride + (int64_t)c[6] * 4, _mm256_extractf128_ps(q2, 1));
-            add4(s + (7 & mask) * stride + (int64_t)c[7] * 4, _mm256_extractf128_ps(q3, 1));
+        const __m256 go8 = swap_mid(_mm256_loadu_ps(gob + p));
+        __m256 accx = _mm256_setzero_ps(), accy = _mm256_setzero_ps();
+        for (int k = 0; k < 2; k++) {
+            const __m256 vo = _mm256_set1_ps(o[k]), gout = _mm256_mul_ps(go8, _mm256_set1_ps(wk[k]));
+            Axis8 ax, ay;
+            locate8(L, _mm256_fmadd_ps(vo, vx, sx), _mm256_fmadd_ps(vo, vy, sy), c, &ax, &ay);
+            float *const s = sk[k];
+            if (s) {
+                const __m256 qnw = _mm256_mul_ps(_mm256_mul_ps(ay.e, ax.e), gout), qne = _mm256_mul_ps(_mm256_mul_ps(ay.e, ax.f), gout),
+                             qsw = _mm256_mul_ps(_mm256_mul_ps(ay.f, ax.e), gout), qse = _mm256_mul_ps(_mm256_mul_ps(ay.f, ax.f), gout);
+                const __m256 t0 = _mm256_unpacklo_ps(qnw, qne), t1 = _mm256_unpackhi_ps(qnw, qne),
+                             t2 = _mm256_unpacklo_ps(qsw, qse), t3 = _mm256_unpackhi_ps(qsw, qse);
+                const __m256 q0 = _mm256_shuffle_ps(t0, t2, 0x44), q1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                             q2 = _mm256_shuffle_ps(t1, t3, 0x44), q3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+                add4(s + (0 & mask) * stride + c[0] * 4, _mm256_castps256_ps128(q0));
+                add4(s + (1 & mask) * stride + c[1] * 4, _mm256_castps256_ps128(q1));
+                add4(s + (2 & mask) * stride + c[2] * 4, _mm256_castps256_ps128(q2));
+                add4(s + (3 & mask) * stride + c[3] * 4, _mm256_castps256_ps128(q3));
+                add4(s + (4 & mask) * stride + c[4] * 4, _mm256_extractf128_ps(q0, 1));
+                add4(s + (5 & mask) * stride + c[5] * 4, _mm256_extractf128_ps(q1, 1));
+                add4(s + (6 & mask) * stride + c[6] * 4, _mm256_extractf128_ps(q2, 1));
+                add4(s + (7 & mask) * stride + c[7] * 4, _mm256_extractf128_ps(q3, 1));
+            }
+            if (gvb) {
+                __m256 nw, ne, sw, se;
+                pairs8(gk[k], c, &nw, &ne);
+                pairs8(gk[k] + w, c, &sw, &se);
+                const __m256 gx = _mm256_mul_ps(_mm256_mul_ps(_mm256_fmadd_ps(_mm256_sub_ps(se, sw), ay.f,
+                                      _mm256_mul_ps(_mm256_sub_ps(ne, nw), ay.e)), gout), ax.d);
+                const __m256 gy = _mm256_mul_ps(_mm256_mul_ps(_mm256_fmadd_ps(_mm256_sub_ps(se, ne), ax.f,
+                                      _mm256_mul_ps(_mm256_sub_ps(sw, nw), ax.e)), gout), ay.d);
+                accx = _mm256_fmadd_ps(gx, vo, accx);
+                accy = _mm256_fmadd_ps(gy, vo, accy);
+            }
         }
         if (gvb) {
-            __m256 nw, ne, sw, se;
-            pairs8(gk, c, &nw, &ne);
-            pairs8(gk + w, c, &sw, &se);
-            const __m256 gx = _mm256_mul_ps(_mm256_mul_ps(_mm256_fmadd_ps(_mm256_sub_ps(se, sw), ay.f,
-                                  _mm256_mul_ps(_mm256_sub_ps(ne, nw), ay.e)), gout), ax.d);
-            const __m256 gy = _mm256_mul_ps(_mm256_mul_ps(_mm256_fmadd_ps(_mm256_sub_ps(se, ne), ax.f,
-                                  _mm256_mul_ps(_mm256_sub_ps(sw, nw), ax.e)), gout), ay.d);
-            const __m256 ox = _mm256_mul_ps(gx, vo), oy = _mm256_mul_ps(gy, vo);
             float *d = gvb + 2 * p;
-            _mm256_storeu_ps(d, _mm256_add_ps(_mm256_loadu_ps(d), _mm256_unpacklo_ps(ox, oy)));
-            _mm256_storeu_ps(d + 8, _mm256_add_ps(_mm256_loadu_ps(d + 8), _mm256_unpackhi_ps(ox, oy)));
+            _mm256_storeu_ps(d, _mm256_add_ps(_mm256_loadu_ps(d), _mm256_unpacklo_ps(accx, accy)));
+            _mm256_storeu_ps(d + 8, _mm256_add_ps(_mm256_loadu_ps(d + 8), _mm256_unpackhi_ps(accx, accy)));
         }
     }
     return n;
@@ -235,9 +249,9 @@ static int64_t forward_vec(const Level *L, const float *g0, const float *g1, flo
     (void)L; (void)g0; (void)g1; (void)w0; (void)w1; (void)o0; (void)o1; (void)vb; (void)ob;
     return 0;
 }
-static int64_t backward_vec(const Level *L, const float *gk, float wk, float o, const float *vb, const float *gob,
-                            float *gvb) {
-    (void)L; (void)gk; (void)wk; (void)o; (void)vb; (void)gob; (void)gvb;
+static int64_t backward_vec(const Level *L, const float *const *gk, float *const *sk, const float *wk, const float *o,
+                            const float *vb, const float *gob, float *gvb) {
+    (void)L; (void)gk; (void)sk; (void)wk; (void)o; (void)vb; (void)gob; (void)gvb;
     return 0;
 }
 #endif
@@ -256,53 +270,53 @@ void warp_forward(const float *g, int64_t h, int64_t w, const int64_t *sl, const
 }
 
 /* The backward pass of warp_forward for the output's gradient go (B, HW): adds into gg (T, h, w) (when not
-   NULL) the slices' gradients and into gv (B, HW, 2) (when not NULL) the velocity's. The slices' gradient goes
+   NULL) the slices' gradients and into gv (B, HW, 2) (when not NULL) the velocity's. A slice's gradient goes
    through a scratch of 4 sums a cell (one 16-byte add a pixel), in `copies` (1, 2, 4 or 8) copies where
-   consecutive pixels share cells, summed into the slice at the end; the passes that read one slice share it. */
+   consecutive pixels share cells, one scratch per slice read, summed into the slice at the end. */
 void warp_backward(const float *g, int64_t h, int64_t w, const int64_t *sl, const float *wt, const float *off,
                    const float *still, const float *v, int64_t B, int64_t HW, const float *go, float *gg,
                    float *gv, int64_t copies) {
     Level L = level(g, h, w, still, v, HW);
     const int64_t cells = h * w;
+    int64_t *slot = malloc((size_t)(4 * B + 1) * sizeof(int64_t)), *uniq = slot + 2 * B, m = 0;
+    for (int64_t j = 0; j < 2 * B; j++) {
+        int64_t u = 0;
+        while (u < m && uniq[u] != sl[j]) u++;
+        if (u == m) uniq[m++] = sl[j];
+        slot[j] = u;
+    }
     float *scratch = 0;
     if (gg) {
-        scratch = malloc((size_t)(copies * cells * 4) * sizeof(float));
-        if (!scratch) copies = 1, scratch = malloc((size_t)(cells * 4) * sizeof(float));
+        scratch = malloc((size_t)(m * copies * cells * 4) * sizeof(float));
+        if (!scratch) copies = 1, scratch = malloc((size_t)(m * cells * 4) * sizeof(float));
         L.copies = copies;
+        memset(scratch, 0, (size_t)(m * copies * cells * 4) * sizeof(float));
     }
-    const int64_t passes = 2 * B;
-    for (int64_t first = 0; first < passes; first++) {
-        const int64_t s = sl[first];
-        int seen = 0;
-        for (int64_t j = 0; j < first; j++) seen |= sl[j] == s;
-        if (seen && gg) continue;
-        if (gg) memset(scratch, 0, (size_t)(copies * cells * 4) * sizeof(float));
-        for (int64_t pass = first; pass < passes; pass++) {
-            if (gg ? sl[pass] != s : pass != first) continue;
-            const int64_t b = pass / 2;
-            const float *gk = g + s * cells, *vb = v + b * HW * 2, *gob = go + b * HW;
-            float *gvb = gv ? gv + b * HW * 2 : 0;
-            L.scratch = scratch;
-            const int64_t done = backward_vec(&L, gk, wt[pass], off[pass], vb, gob, gvb);
-            L.scratch = scratch;  /* the scalar tail: copy 0 */
-            backward_pixels(&L, gk, wt[pass], off[pass], vb, gob, gvb, done, HW);
+    const int64_t per_slice = copies * cells * 4;
+    for (int64_t b = 0; b < B; b++) {
+        const float *gk[2] = {g + sl[2 * b] * cells, g + sl[2 * b + 1] * cells}, *vb = v + b * HW * 2, *gob = go + b * HW;
+        float *sk[2] = {scratch ? scratch + slot[2 * b] * per_slice : 0, scratch ? scratch + slot[2 * b + 1] * per_slice : 0};
+        float *gvb = gv ? gv + b * HW * 2 : 0;
+        const int64_t done = backward_vec(&L, gk, sk, wt + 2 * b, off + 2 * b, vb, gob, gvb);
+        for (int k = 0; k < 2; k++)  /* the scalar tail: copy 0 */
+            backward_pixels(&L, gk[k], sk[k], wt[2 * b + k], off[2 * b + k], vb, gob, gvb, done, HW);
+    }
+    for (int64_t u = 0; gg && u < m; u++) {
+        float *S = scratch + u * per_slice;
+        for (int64_t c = 1; c < copies; c++) {
+            const float *src = S + c * cells * 4;
+            for (int64_t j = 0; j < cells * 4; j++) S[j] += src[j];
         }
-        if (gg) {
-            for (int64_t c = 1; c < copies; c++) {
-                const float *src = scratch + c * cells * 4;
-                for (int64_t j = 0; j < cells * 4; j++) scratch[j] += src[j];
-            }
-            float *dst = gg + s * cells;
-            const float *S = scratch;
-            for (int64_t y = 0; y < h; y++) {
-                const float *r = S + y * w * 4, *u = y ? S + (y - 1) * w * 4 : 0;
-                dst[y * w] += r[0] + (u ? u[2] : 0.f);
-                for (int64_t x = 1; x < w; x++)
-                    dst[y * w + x] += r[4 * x] + r[4 * x - 3] + (u ? u[4 * x + 2] + u[4 * x - 1] : 0.f);
-            }
+        float *dst = gg + uniq[u] * cells;
+        for (int64_t y = 0; y < h; y++) {
+            const float *r = S + y * w * 4, *up = y ? S + (y - 1) * w * 4 : 0;
+            dst[y * w] += r[0] + (up ? up[2] : 0.f);
+            for (int64_t x = 1; x < w; x++)
+                dst[y * w + x] += r[4 * x] + r[4 * x - 3] + (up ? up[4 * x + 2] + up[4 * x - 1] : 0.f);
         }
     }
     free(scratch);
+    free(slot);
 }
 """
 
