@@ -74,7 +74,7 @@ def velocity(latents, idx: torch.Tensor, size: tuple[int, int], by_matmul: bool 
     i0, i1, w = time_weights(idx, latents.motion_t_stride, g.shape[0])
     w = w.to(g.device, g.dtype)[:, None, None, None]
     x = g[i0] * (1 - w) + g[i1] * w
-    if by_matmul:
+    if by_matmul and x.device.type != "meta":  # (macs counts on the meta device: no meta matrix in the cache)
         rows = linear_interpolation(x.shape[-2], size[0]).to(x.device, x.dtype)
         cols = linear_interpolation(x.shape[-1], size[1]).to(x.device, x.dtype)
         x = rows @ (x @ cols.t())
@@ -128,12 +128,15 @@ def warped_levels(latents, idx: torch.Tensor, size: tuple[int, int]) -> list[tor
             out.append(x if tuple(x.shape[-2:]) == size else _sample_grid(x, still.expand(len(idx), -1, -1, -1)))
             continue
         i0, i1, w = time_weights(idx, stride, g.shape[0])
-        slices, weights = (i0, i1), (1 - w.to(v), w.to(v))
-        offsets = [(i.to(v.dtype) + 0.5) * stride - 0.5 - t for i in slices]  # slice centre - frame
-        if warp_native.fits(g, v):  # the same in C (models/warp_native.py)
-            native.append((len(out), (g, slices, weights, offsets)))
+        if warp_native.fits(g, v):  # the same in C (models/warp_native.py), its numbers as python's: exact
+            i0, i1, w, frames = i0.tolist(), i1.tolist(), w.tolist(), idx.tolist()  # (w fp32; 1 - w in double,
+            # rounded once: fp32's 1 - w)
+            offsets = [[(i + 0.5) * stride - 0.5 - f for i, f in zip(sl, frames)] for sl in (i0, i1)]
+            native.append((len(out), (g, (i0, i1), ([1.0 - x for x in w], w), offsets)))
             out.append(None)
             continue
+        slices, weights = (i0, i1), (1 - w.to(v), w.to(v))
+        offsets = [(i.to(v.dtype) + 0.5) * stride - 0.5 - t for i in slices]  # slice centre - frame
         blend = 0
         for i, weight, offset in zip(slices, weights, offsets):
             blend = blend + _sample_grid(g[i], torch.addcmul(still, offset[:, None, None, None], v)) * weight[:, None, None]

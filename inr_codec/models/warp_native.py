@@ -385,8 +385,15 @@ def fits(g: torch.Tensor, v: torch.Tensor) -> bool:
         _lib() is not None
 
 
+def _rows(pair, dtype) -> torch.Tensor:
+    """(B, 2) from two sequences of B numbers (tensors or lists): one small tensor, no torch operations (a
+    frame's decode asks for 6 levels)."""
+    return torch.tensor(list(zip(*(x.tolist() if torch.is_tensor(x) else x for x in pair))), dtype=dtype)
+
+
 def fetch_levels(levels: list, still: torch.Tensor, v: torch.Tensor) -> list[torch.Tensor]:
-    """Each level (g, slices, weights, offsets), ``fits``, read as ``grid_motion.warped_levels`` reads a level
+    """Each level (g, slices, weights, offsets), ``fits``, the last three pairs of B numbers each (tensors or
+    lists; python floats are rounded to fp32 once), read as ``grid_motion.warped_levels`` reads a level
     with a stride: (B, H, W) = sum over k of weights[k][b] * grid_sample(g[slices[k][b]], still + offsets[k][b]
     * v[b]) (bilinear, border, align_corners=False); ``still`` (H, W, 2) and ``v`` (B, H, W, 2) in
     grid_sample's units."""
@@ -394,11 +401,10 @@ def fetch_levels(levels: list, still: torch.Tensor, v: torch.Tensor) -> list[tor
         return []
     metas, grids = [], []
     for g, slices, weights, offsets in levels:
-        sl = torch.stack([s.to(torch.int64) for s in slices], 1).contiguous()  # (B, 2)
+        sl = _rows(slices, torch.int64)  # (B, 2)
         if sl.numel() and (int(sl.min()) < 0 or int(sl.max()) >= g.shape[0]):
             raise IndexError(f"slice out of range for a level of {g.shape[0]}")
-        metas.append((sl, torch.stack([x.to(torch.float32) for x in weights], 1).contiguous(),
-                      torch.stack([x.to(torch.float32) for x in offsets], 1).contiguous()))
+        metas.append((sl, _rows(weights, torch.float32), _rows(offsets, torch.float32)))
         grids.append(g.contiguous())
     return list(_Fetch.apply(v.contiguous(), still.detach().contiguous(), metas, _lib(), *grids))
 

@@ -141,3 +141,11 @@ def test_the_velocity_by_matmul_equals_its_interpolation():
         a = gm.velocity(lat, idx, (18, 26), by_matmul=True)
         b = gm.velocity(lat, idx, (18, 26))
         torch.testing.assert_close(a, b, atol=1e-6 * b.abs().max().item(), rtol=0)
+
+
+def test_counting_macs_on_the_meta_device_leaves_the_velocity_s_matrices_real():
+    from inr_codec.models import macs
+    dec = _model()
+    macs.macs_per_frame("latent", dec.arch)  # runs the decoder on the meta device
+    with torch.no_grad():
+        assert all(x.device.type == "cpu" for x in dec._levels(torch.tensor([3])))
