@@ -166,6 +166,10 @@ def main(argv=None) -> int:
             r = step_throughput(a.video, overrides, a.steps, n)
             print(f"{n:>7} {r['batch']:>5} {r['ms_per_step']:>8.1f} {r['frame_steps_per_s']:>13.1f} "
                   f"{r['gflop_per_s']:>8.3g}   ({r['size']}, {r['macs_per_frame'] / 1e6:.1f} MMAC a frame)")
+        if threads:
+            from ..compress.entropy_models import rate_native
+            print("C kernels of the step (train/native): " +
+                  ("built" if rate_native._lib() is not None else "not built, torch's path (slower)"))
         if a.profile:
             import torch
             torch.set_num_threads(1)

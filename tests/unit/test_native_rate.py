@@ -87,3 +87,11 @@ def test_a_training_step_with_and_without_the_c_kernels_is_the_same(monkeypatch)
     for a, b in zip(g_fast, g_ref):
         if b is not None:
             assert torch.allclose(a, b, rtol=1e-4, atol=1e-7)
+
+
+def test_without_the_kernels_a_latent_fit_runs_on_torch(tiny_clip, tmp_path, monkeypatch):
+    from inr_codec import api
+    monkeypatch.setattr(native, "library", lambda name, source: None)
+    s = api.fit(tiny_clip, ["model=latent", "model.levels=3", "model.hidden=8", "train.epochs=1",
+                            "compress.qat_epochs=1", "measure=psnr"], outputs_root=tmp_path, show_progress=False)
+    assert s["bytes"] > 0 and s["psnr"] > 5
