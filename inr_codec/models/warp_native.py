@@ -321,8 +321,9 @@ void warp_backward(const float *g, int64_t h, int64_t w, const int64_t *sl, cons
 """
 
 
-def _lib():
-    lib = native.library("warp", SOURCE)
+def _lib(name: str = "warp", source: str = SOURCE):
+    """The kernel (``name`` and ``source``: another build of it, as the tests' portable one)."""
+    lib = native.library(name, source)
     if lib is not None and not getattr(lib, "_typed", False):
         p, i64 = ctypes.c_void_p, ctypes.c_int64
         lib.warp_forward.restype = lib.warp_backward.restype = None

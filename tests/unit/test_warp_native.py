@@ -149,3 +149,12 @@ def test_counting_macs_on_the_meta_device_leaves_the_velocity_s_matrices_real():
     macs.macs_per_frame("latent", dec.arch)  # runs the decoder on the meta device
     with torch.no_grad():
         assert all(x.device.type == "cpu" for x in dec._levels(torch.tensor([3])))
+
+
+def test_the_portable_c_without_avx2_equals_torch(monkeypatch):
+    """The loops for CPUs without AVX2 and FMA (here they only finish a row of 8 pixels' remainder)."""
+    lib = warp_native._lib("warp_portable", "#undef __AVX2__\n" + warp_native.SOURCE)
+    assert lib is not None
+    monkeypatch.setattr(warp_native, "_lib", lambda: lib)
+    for case in CASES[:3]:
+        test_the_fetch_and_its_gradients_equal_torch(case)
