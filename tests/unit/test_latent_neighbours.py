@@ -193,7 +193,7 @@ def test_mutated_neighbour_sections_behind_a_valid_crc(which, mutations):
 
 # ---------------------------------------------------------------- compress.latent_model=nb through the file
 # Per-frame grids at a low lmbda: the full-resolution level is large enough for laplace_nb's parameters.
-NB_FIT = ["model=latent", "model.levels=3", "model.hidden=8", "model.t_stride_base=1", "model.t_stride_max=1",
+NB_FIT = ["model=latent", "model.motion=false", "model.levels=3", "model.hidden=8", "model.t_stride_base=1", "model.t_stride_max=1",
           "model.t_stride_first=null", "compress=rd", "compress.latent_model=nb", "train.epochs=30",
           "compress.rd_epochs=2", "compress.qat_epochs=2", "compress.lmbda=0.0001", "train.lr=2e-2"]
 
