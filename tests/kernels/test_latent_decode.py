@@ -19,6 +19,7 @@ from inr_codec.models.latent import LatentDecoder, level_sizes, t_strides_of
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 GOLDEN = Path(__file__).parents[1] / "golden"
+STILL = ("model.motion=false",)  # the kernel decodes latent files without motion (format 1.5 and before)
 
 
 def decoder(levels: int, h: int, w: int, frames: int = 5, hidden: int = 8, layers: int = 2, act: str = "relu",
@@ -87,7 +88,7 @@ def test_activations_and_hidden_layers(device, act, layers):
 @pytest.mark.parametrize("dtype", list(DTYPES))
 def test_the_default_architecture_is_within_one_level_on_999_of_1000_values(device, dtype):
     """The issue's goal on a default-architecture file (6 levels, 40 channels, strides 16/4/8/16/32/32)."""
-    cm = container.from_bytes(synthetic_latent(3, 30, 46))
+    cm = container.from_bytes(synthetic_latent(3, 30, 46, overrides=STILL))
     dec = reference.build_decoder(cm)
     idx = torch.tensor([0, 2])
     got = latent_decode(LatentPack(reference.build_decoder(cm, device), DTYPES[dtype]), idx.to(device)).cpu().numpy()
@@ -113,7 +114,7 @@ def test_bad_arguments_are_one_line_errors(device):
 
 @pytest.mark.parametrize("dtype", list(DTYPES))
 def test_latent_files_decode_with_the_triton_backend(device, dtype):
-    cm = container.from_bytes(synthetic_latent(5, 11, 21, overrides=("model.hidden=12",)))
+    cm = container.from_bytes(synthetic_latent(5, 11, 21, overrides=(*STILL, "model.hidden=12")))
     got = np.concatenate(list(tb.decode_batches(cm, device=device, dtype=dtype, batch_size=2, frames=(1, 5))))
     assert_within_one_level(torch.from_numpy(got), reference.decode_frames(cm, frames=(1, 5)), dtype)
 
@@ -129,6 +130,9 @@ def test_cli_decodes_a_latent_file_with_triton(device, tmp_path, capsys):
 
 
 def test_a_latent_file_the_kernel_cannot_take_is_one_line(device):
-    cm = container.from_bytes(synthetic_latent(2, 6, 8, overrides=("model.hidden=130",)))
+    cm = container.from_bytes(synthetic_latent(2, 6, 8, overrides=(*STILL, "model.hidden=130")))
     with pytest.raises(BackendError, match="1 to 128 hidden channels.*use --backend torch"):
         tb.build_plan(cm, device)
+    moving = container.from_bytes(synthetic_latent(2, 6, 8))  # the default: motion
+    with pytest.raises(BackendError, match="does not decode latent files with motion yet; use --backend torch"):
+        tb.build_plan(moving, device)

@@ -124,7 +124,7 @@ def test_mutated_context_sections_behind_a_valid_crc(which, mutations):
 # ---------------------------------------------------------------- model=latent through the file
 def test_latent_model_fits_writes_and_decodes_to_the_psnr_it_measured(tmp_path, tiny_clip):
     out = tmp_path / "m.bin"
-    summary = api.fit(tiny_clip, ["model=latent", "model.levels=3", "model.hidden=8", "compress=rd",
+    summary = api.fit(tiny_clip, ["model=latent", "model.motion=false", "model.levels=3", "model.hidden=8", "compress=rd",
                                   "train.epochs=30", "compress.rd_epochs=2", "compress.qat_epochs=2",
                                   "compress.lmbda=0.001", "train.lr=2e-2"],
                       out=out, outputs_root=tmp_path / "o", show_progress=False)
