@@ -145,7 +145,7 @@ RULES = {
     "model.levels": ("int", 1, 16, False),
     "model.latent_lr_scale": ("num", 1e-3, 1e4, False),
     "model.t_stride_max": ("int", 1, 10**6, False),
-    "model.t_stride_base": ("int", 1, 10**6, True),
+    "model.t_stride_base": ("int", 1, 10**6, False),
     "model.t_stride_first": ("int", 1, 10**6, True),
     "model.motion_block": ("int", 2, 256, False),
     "model.motion_t_stride": ("int", 1, 10**6, False),

@@ -35,9 +35,6 @@ CONTEXT_MACS_PER_LATENT = 22
 UPSAMPLE_MACS_PER_PIXEL = 4
 # A level with a temporal stride blends two slices for every frame: 2 multiplies a latent.
 TIME_MACS_PER_LATENT = 2
-# model.t_stride_base=null: level l keeps a slice every base * 2**l frames, base 4 with motion, 2 without (the
-# best of each on the sample: docs/experiments.md, "Motion for the latent grids").
-MOTION_T_STRIDE_BASE, STILL_T_STRIDE_BASE = 4, 2
 
 
 def level_sizes(height: int, width: int, levels: int) -> list[list[int]]:
@@ -223,10 +220,7 @@ class LatentModel(INRModel):
         if cfg.get("t_strides") is not None:  # one per level, by hand
             t_strides = [max(1, min(int(s), frames)) for s in cfg["t_strides"]]
         else:
-            base = cfg.get("t_stride_base", 1)
-            if base is None:  # auto: motion lets the grids keep fewer slices (docs/experiments.md, "Motion")
-                base = MOTION_T_STRIDE_BASE if cfg.get("motion") else STILL_T_STRIDE_BASE
-            t_strides = t_strides_of(cfg.get("t_stride_max", 1), levels, frames, base)
+            t_strides = t_strides_of(cfg.get("t_stride_max", 1), levels, frames, cfg.get("t_stride_base", 1))
             if cfg.get("t_stride_first") is not None:  # the full-resolution level: detail that moves little
                 t_strides[0] = max(1, min(int(cfg["t_stride_first"]), frames))
         if any(s > 1 for s in t_strides):  # files with every level per frame keep the 1.4 architecture

@@ -120,9 +120,3 @@ def test_motion_adds_its_own_grids_and_fewer_than_3000_macs_at_the_defaults():
     plain = macs.macs_per_frame("latent", LatentModel.create({**cfg, "motion": False}, 48, 144, 256).arch)
     assert plain / (144 * 256) < per_pixel < 3000
 
-
-def test_the_strides_rule_keeps_fewer_slices_with_motion_unless_a_base_is_given():
-    cfg = dict(levels=6, hidden=40, layers=2, t_stride_base=None, t_stride_max=32, t_stride_first=16, act="relu")
-    assert LatentModel.solve_arch({**cfg, "motion": True}, 48, 144, 256)["t_strides"] == [16, 8, 16, 32, 32, 32]
-    assert LatentModel.solve_arch({**cfg, "motion": False}, 48, 144, 256)["t_strides"] == [16, 4, 8, 16, 32, 32]
-    assert LatentModel.solve_arch({**cfg, "motion": True, "t_stride_base": 2}, 48, 144, 256)["t_strides"][1] == 4

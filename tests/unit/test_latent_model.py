@@ -146,7 +146,7 @@ def test_the_first_level_can_take_its_own_stride():
     arch = LatentModel.solve_arch(dict(CFG, t_stride_first=16), 8, 16, 24)
     assert arch["t_strides"] == [8, 2, 4, 4]  # clamped to the clip's 8 frames
     default = compose(["model=latent", "compress=latent"]).model
-    assert LatentModel.solve_arch(dict(default), 48, 144, 256)["t_strides"] == [16, 8, 16, 32, 32, 32]  # motion: base 4
+    assert LatentModel.solve_arch(dict(default), 48, 144, 256)["t_strides"] == [16, 4, 8, 16, 32, 32]
 
 
 def test_a_checkpoint_from_before_the_learning_rate_groups_still_resumes(tmp_path):
