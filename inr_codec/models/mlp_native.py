@@ -7,7 +7,6 @@ compares the tiled MLP with and without it.
 """
 from __future__ import annotations
 
-import ctypes
 
 import torch
 
@@ -74,15 +73,13 @@ void relu_backward(float *g, const float *h, int64_t P, int64_t C, float *db) {
 """
 
 
+P, I64 = native.PTR, native.I64
+SIGNATURES = (("out_backward", None, (P, I64, P, P, I64, I64, I64, P, P, P, P)),
+              ("relu_backward", None, (P, P, I64, I64, P)))
+
+
 def lib():
-    lib = native.library("mlp", SOURCE)
-    if lib is not None and not getattr(lib, "_typed", False):
-        p, i64 = ctypes.c_void_p, ctypes.c_int64
-        lib.out_backward.restype = lib.relu_backward.restype = None
-        lib.out_backward.argtypes = [p, i64, p, p, i64, i64, i64, p, p, p, p]
-        lib.relu_backward.argtypes = [p, p, i64, i64, p]
-        lib._typed = True
-    return lib
+    return native.library("mlp", SOURCE, SIGNATURES)
 
 
 def fits(ws) -> bool:

@@ -7,7 +7,6 @@ convolution). tests/unit/test_native_refine.py compares the two.
 """
 from __future__ import annotations
 
-import ctypes
 
 import torch
 
@@ -112,15 +111,13 @@ void refine_backward(const float *x, const float *w, const float *out, const flo
 """
 
 
+P, I64 = native.PTR, native.I64
+SIGNATURES = (("refine_forward", None, (P, P, P, I64, I64, I64, P)),
+              ("refine_backward", None, (P, P, P, P, I64, I64, I64, P, P, P)))
+
+
 def _lib():
-    lib = native.library("refine", SOURCE)
-    if lib is not None and not getattr(lib, "_typed", False):
-        p, i64 = ctypes.c_void_p, ctypes.c_int64
-        lib.refine_forward.restype = lib.refine_backward.restype = None
-        lib.refine_forward.argtypes = [p, p, p, i64, i64, i64, p]
-        lib.refine_backward.argtypes = [p, p, p, p, i64, i64, i64, p, p, p]
-        lib._typed = True
-    return lib
+    return native.library("refine", SOURCE, SIGNATURES)
 
 
 class _Refine(torch.autograd.Function):

@@ -16,7 +16,6 @@ slices scattered into the level's own (T, h, w), the velocity's summed over both
 """
 from __future__ import annotations
 
-import ctypes
 
 import torch
 
@@ -321,16 +320,14 @@ void warp_backward(const float *g, int64_t h, int64_t w, const int64_t *sl, cons
 """
 
 
+P, I64 = native.PTR, native.I64
+SIGNATURES = (("warp_forward", None, (P, I64, I64, P, P, P, P, P, I64, I64, P)),
+              ("warp_backward", None, (P, I64, I64, P, P, P, P, P, I64, I64, P, P, P, I64)))
+
+
 def _lib(name: str = "warp", source: str = SOURCE):
     """The kernel (``name`` and ``source``: another build of it, as the tests' portable one)."""
-    lib = native.library(name, source)
-    if lib is not None and not getattr(lib, "_typed", False):
-        p, i64 = ctypes.c_void_p, ctypes.c_int64
-        lib.warp_forward.restype = lib.warp_backward.restype = None
-        lib.warp_forward.argtypes = [p, i64, i64, p, p, p, p, p, i64, i64, p]
-        lib.warp_backward.argtypes = [p, i64, i64, p, p, p, p, p, i64, i64, p, p, p, i64]
-        lib._typed = True
-    return lib
+    return native.library(name, source, SIGNATURES)
 
 
 def _copies(w: int, width: int) -> int:

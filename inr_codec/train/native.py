@@ -114,15 +114,25 @@ def _cache_dir() -> Path:
 
 
 @functools.lru_cache(maxsize=None)
-def library(name: str, source: str) -> ctypes.CDLL | None:
-    """The compiled ``source`` (C), built once per source and machine; None (one logged line) where it
-    cannot be built or ``INRCODEC_NATIVE=0``."""
+def _warn_no_compiler() -> None:
+    """Once a process, whichever kernel asks first."""
+    log.warning("no C compiler found (gcc, cc or clang; or set CC): the training step runs its slower torch path")
+
+
+# A C type for each kind of kernel argument: pointers to tensors' data, sizes, floats.
+PTR, I64, F32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
+
+
+@functools.lru_cache(maxsize=None)
+def library(name: str, source: str, signatures: tuple = ()) -> ctypes.CDLL | None:
+    """The compiled ``source`` (C), built once per source and machine, its functions typed by ``signatures``
+    ((function, restype, argtypes) triples); None (one logged line) where it cannot be built or
+    ``INRCODEC_NATIVE=0``."""
     if not enabled():
         return None
     cc = _compiler()
     if cc is None:
-        log.warning("no C compiler found (gcc, cc or clang; or set CC): the training step runs its slower "
-                    "torch path")
+        _warn_no_compiler()
         return None
     key = hashlib.sha256("\0".join([source, cc, *FLAGS, _cpu()]).encode()).hexdigest()[:16]
     path = _cache_dir() / f"{name}-{key}.so"
@@ -135,7 +145,10 @@ def library(name: str, source: str) -> ctypes.CDLL | None:
                 subprocess.run([cc, *FLAGS, str(src), "-o", str(out), "-lm"], check=True, capture_output=True,
                                text=True, timeout=120)
                 os.replace(out, path)  # atomic: another process may build the same file
-        return ctypes.CDLL(str(path))
+        lib = ctypes.CDLL(str(path))
+        for fn, restype, argtypes in signatures:
+            getattr(lib, fn).restype, getattr(lib, fn).argtypes = restype, list(argtypes)
+        return lib
     except (OSError, subprocess.SubprocessError) as e:
         detail = getattr(e, "stderr", None) or str(e)
         log.warning("the C kernel %s failed to build with %s (%s): the training step runs its slower torch path",

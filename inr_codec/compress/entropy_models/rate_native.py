@@ -234,15 +234,13 @@ double nb_rate(const float *y, int64_t H, int64_t W, const int64_t *ts, int64_t 
 """
 
 
+P, I64, F32 = native.PTR, native.I64, native.F32
+SIGNATURES = (("laplace_rate", ctypes.c_double, (P, P, I64, P, P)),
+              ("nb_rate", ctypes.c_double, (P, I64, I64, P, I64, P, P, F32, F32, P, P, P)))
+
+
 def _lib():
-    lib = native.library("rate", SOURCE)
-    if lib is not None and not getattr(lib, "_typed", False):
-        p, i64, f32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
-        lib.laplace_rate.restype = lib.nb_rate.restype = ctypes.c_double
-        lib.laplace_rate.argtypes = [p, p, i64, p, p]
-        lib.nb_rate.argtypes = [p, i64, i64, p, i64, p, p, f32, f32, p, p, p]
-        lib._typed = True
-    return lib
+    return native.library("rate", SOURCE, SIGNATURES)
 
 
 def _usable(*tensors) -> bool:
