@@ -6,7 +6,6 @@ summary.json around either.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import time
@@ -90,8 +89,6 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
     check_settings(cfg.compress, list(model.decoder.state_dict()))  # e.g. layer_bits naming no layer: before fitting
     frames = padded_frames(arch, video.frames, device)
     pad_h, pad_w = frames.pad_height, frames.pad_width
-    prime = functools.partial(_prime, frames=frames)
-    prime(model)
 
     if run_dir is None and main:
         run_dir = new_run_dir(Path(outputs_root), video_path.stem)
@@ -114,13 +111,16 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
         ckpt = run_dir / "checkpoints" / "fit.pt" if main else None
         if candidates.count(cfg) > 1 and not (resume is not None and ckpt.is_file()):
             def build():
-                m = prime(cls.create(settings, video.num_frames, video.height, video.width).to(device))
+                m = cls.create(settings, video.num_frames, video.height, video.width).to(device)
+                m.prime(frames)
                 return m, (_fit_rate(m, frames, cfg) if learned else None)
             model, extra_loss = candidates.warm_up(
                 build, frames, cfg, seed=int(cfg.seed), run_dir=run_dir, fingerprint=fingerprint,
                 show_progress=show_progress, resume=resume is not None,
                 budget_s=budget_share(cfg, "candidates", _planned_prune(cfg, target)))
         else:
+            if not (resume is not None and ckpt.is_file()):  # a checkpoint holds what priming would start
+                model.prime(frames)
             extra_loss = _fit_rate(model, frames, cfg) if learned else None
         trainer = Trainer(model, frames, fit_cfg, seed=int(cfg.seed), run_dir=run_dir, fingerprint=fingerprint,
                           show_progress=show_progress, extra_loss=extra_loss)
@@ -259,12 +259,6 @@ def _run_record(video_path: Path, overrides, out_path: Path | None, cfg) -> dict
     return {"video": str(video_path.resolve()), "overrides": list(overrides),
             "out": str(out_path) if out_path else None, "version": __version__,
             "config": OmegaConf.to_container(cfg, resolve=True)}
-
-
-def _prime(model, frames: FrameSet):
-    """The model primed from the frames (``INRModel.prime``: the latent model's block-matched velocity)."""
-    model.prime(frames.batch(torch.arange(len(frames), device=frames.device)))
-    return model
 
 
 def padded_frames(arch: dict, frames: np.ndarray, device) -> FrameSet:

@@ -39,8 +39,8 @@ class INRModel(nn.Module):
     def forward(self, idx: torch.Tensor, frames: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
 
-    def prime(self, frames: torch.Tensor) -> None:
-        """Before the first step, with every padded frame (T, 3, H, W): start what the frames can tell
+    def prime(self, frames) -> None:
+        """Before the first step, with the fit's frames (a ``data.FrameSet``): start what the frames can tell
         (the latent model's velocity, by block matching). Nothing by default."""
 
     @torch.no_grad()

@@ -207,7 +207,7 @@ class LatentModel(INRModel):
             g.lr_scale = float(cfg.get("latent_lr_scale", 1.0))
         for name in grid_motion.MOTION_NAMES if model.decoder.motion else ():
             getattr(model.decoder.latents, name).lr_scale = float(cfg.get("latent_lr_scale", 1.0))
-        model.motion_search = (int(cfg.get("motion_block", 16)), int(cfg.get("motion_search", 8)))
+        model.block_matching = (int(cfg.get("motion_block", 16)), int(cfg.get("motion_search", 8)))  # block, reach
         return model
 
     @classmethod
@@ -230,10 +230,11 @@ class LatentModel(INRModel):
             arch["motion"] = motion
         return arch
 
-    def prime(self, frames: torch.Tensor) -> None:
-        """Before fitting, with the padded frames (T, 3, H, W): the velocity from block matching."""
+    def prime(self, frames) -> None:
+        """Before fitting, with the fit's frames (a ``data.FrameSet``): the velocity from block matching."""
         if self.decoder.motion:
-            grid_motion.prime_motion(self.decoder.latents, frames, *self.motion_search)
+            every = frames.batch(torch.arange(len(frames), device=frames.device))  # (T, 3, H, W) in [0, 1]
+            grid_motion.prime_motion(self.decoder.latents, every, *self.block_matching)
 
     def forward(self, idx: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
         return self.decoder(idx)

@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from inr_codec.data import FrameSet
 from inr_codec.models import grid_motion as gm
 from inr_codec.models.latent import LatentModel
 
@@ -95,7 +96,7 @@ def test_block_matching_finds_a_known_translation_and_primes_the_grids():
     assert (inner[:, 0] == 2).float().mean() > 0.9 and (inner[:, 1] == -1).float().mean() > 0.9
     model = LatentModel.create(dict(levels=2, hidden=4, layers=1, t_strides=[2, 2], act="relu", motion=True,
                                     motion_block=8, motion_search=4, motion_t_stride=3), 6, 40, 56)
-    model.prime(frames)
+    model.prime(FrameSet((frames * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy(), 40, 56))  # as a fit
     mx = model.decoder.latents.motion_x[:, 1:-1, 1:-1] * gm.MOTION_UNIT
     assert (mx == 2).float().mean() > 0.9
 
