@@ -49,6 +49,11 @@ def decode_stream(model_file, *, backend: str = "auto", device: str = "auto", dt
     if isinstance(frames, tuple):
         frames = f"{frames[0]}:{frames[1]}"
     rng = parse_frames(frames, cm.video.frames)
+    if cm.groups and cm.model.get("name") == "latent":  # closed groups (model.gop): the groups the range touches
+        from .decode import latent_groups
+        latent_groups.refuse_backend(backend)
+        return cm, latent_groups.decode_batches(cm, backend=backend, device=dev, dtype=dtype, frames=rng,
+                                                batch_size=batch_size)
     if cm.groups and backend != "torch":
         raise BackendError(f"the {backend} backend decodes single-network models; decode this "
                            f"{cm.model.get('name')} file with --backend torch")
@@ -127,6 +132,9 @@ def _macs_per_pixel(cm: CompressedModel) -> float:
     """The decoder's multiply-accumulates per delivered pixel (models/macs.py), from the file's architecture,
     checked first as decoding checks it: a damaged header is a one-line error, not a failure to build."""
     from .models.macs import macs_per_pixel
+    if cm.groups and cm.model.get("name") == "latent":  # closed groups: each group's, weighted by its frames
+        from .decode.latent_groups import macs_per_pixel as group_macs
+        return round(group_macs(cm), 1)
     if cm.groups:
         from .decode.groups import check_arch
         name, arch = cm.model["name"], check_arch(cm)

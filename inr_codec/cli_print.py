@@ -60,8 +60,12 @@ def print_info(r: dict) -> None:
         print(f"  {s['name']:<40} {s['bytes']:>10,} bytes")
     if r.get("groups"):
         segs = r["groups"][-1]["segment"] + 1
-        print(f"groups  {len(r['groups'])} in {plural(segs, 'segment')} (key = stored whole, else a residual on the "
-              "previous group)")
+        if r["model"].get("name") == "latent":  # model.gop: closed groups, each its own model
+            print(f"groups  {len(r['groups'])} closed groups of up to {r['model'].get('gop')} frames, each an "
+                  "independent latent model (a range of frames decodes only the groups it touches)")
+        else:
+            print(f"groups  {len(r['groups'])} in {plural(segs, 'segment')} (key = stored whole, else a residual on "
+                  "the previous group)")
         print(f"  {'group':>5} {'frames':>13} {'segment':>7} {'kind':>8} {'bits':>4} {'bytes':>9}")
         for g in r["groups"]:
             print(f"  {g['index']:>5} {g['frames']:>13} {g['segment']:>7} {'key' if g['key'] else 'residual':>8} "

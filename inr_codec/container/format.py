@@ -35,7 +35,7 @@ from .records import CodedGroup, CodedTensor, VideoMeta
 
 MAGIC = b"INRC"
 VERSION_MAJOR = 1
-VERSION_MINOR = 6            # the newest minor version this code writes and reads
+VERSION_MINOR = 7            # the newest minor version this code writes and reads
 # 1.1 added group sections (group-wise models such as NIRVANA). A file without groups is
 # still written as 1.0, byte for byte what 1.0 wrote; a file with groups is written as 1.1.
 MINOR_GROUPS = 1
@@ -50,6 +50,10 @@ MINOR_LATENT_NEIGHBOURS = 5
 # 1.6 added the latent model's motion (architecture key "motion": the levels fetched along a stored velocity
 # field, models/grid_motion.py); a file with it is 1.6 (a 1.5 reader refuses it by its tensors).
 MINOR_LATENT_MOTION = 6
+# 1.7 added closed groups to the latent model (architecture key "gop": one independent latent model per group of
+# gop frames, each in a group section); a latent file with groups is 1.7, one without is written as before.
+MINOR_LATENT_GROUPS = 7
+MAX_LATENT_GOP = 1 << 20
 
 # Section kinds. A kind >= KIND_OPTIONAL_MIN that a reader does not know is skipped (a
 # newer minor version may add such sections); an unknown kind below it is an error.
@@ -519,6 +523,30 @@ def check_group_order(heads: list[dict], frames: int) -> str | None:
     return None
 
 
+def check_latent_groups(model: dict, heads: list[dict], tensors: int, minor: int) -> str | None:
+    """A latent file's closed groups (1.7): ``gop`` in 1..2**20 with one group section per group, every group a
+    key group (independent), every group but the last exactly gop frames (the last 1..gop), and no tensor
+    sections; a latent file without ``gop`` has no groups. Other models: nothing to check here."""
+    if not isinstance(model, dict) or model.get("name") != "latent":
+        return None
+    gop = model.get("gop")
+    if gop is None:
+        return "latent groups without a gop in the model" if heads else None
+    if minor < MINOR_LATENT_GROUPS:
+        return f"a latent model with groups in a 1.{minor} file (they came in 1.{MINOR_LATENT_GROUPS})"
+    if not _is_int(gop) or not 1 <= gop <= MAX_LATENT_GOP:
+        return f"latent gop {gop!r} is not an integer in 1..{MAX_LATENT_GOP}"
+    if not heads or tensors:
+        return "a latent model with a gop needs group sections and no tensor sections"
+    for g in heads:
+        if not g["key"]:
+            return f"latent group {g['index']} is not a key group (closed groups depend on nothing)"
+        last = g is heads[-1]
+        if g["frames"] > gop or (not last and g["frames"] != gop):
+            return f"latent group {g['index']} holds {g['frames']} frames with a gop of {gop}"
+    return None
+
+
 def tensor_record(name: str, v: dict) -> CodedTensor:
     return CodedTensor(name=name, shape=tuple(int(d) for d in v["shape"]), bits=v["bits"],
                        axis=v["axis"], scales=np.asarray(v["scales"], dtype=np.float32),
@@ -615,7 +643,10 @@ def minor_version(cm) -> int:
     """The oldest minor version that holds ``cm``: 1.0 files stay byte for byte what 1.0 wrote."""
     tensors = list(cm.tensors) + [t for g in cm.groups for t in g.tensors]
     motion = MINOR_LATENT_MOTION if isinstance(cm.model, dict) and cm.model.get("motion") else 0
-    return max([CODER_MINOR.get(t.coder, 0) for t in tensors] + [MINOR_GROUPS if cm.groups else 0, motion])
+    latent_groups = MINOR_LATENT_GROUPS if cm.groups and isinstance(cm.model, dict) and \
+        cm.model.get("name") == "latent" else 0
+    return max([CODER_MINOR.get(t.coder, 0) for t in tensors] + [MINOR_GROUPS if cm.groups else 0, motion,
+                                                                  latent_groups])
 
 
 def preamble(section_count: int, minor: int = 0) -> bytes:

@@ -114,6 +114,7 @@ def _parse(data, name: str) -> tuple[CompressedModel, list[tuple[str, int]]]:
         where = "the groups"
         if video is not None:
             fmt._raise(fmt.check_group_order(heads, video.frames))
+        fmt._raise(fmt.check_latent_groups(model, heads, len(tensors), minor))
     except fmt.Malformed as e:
         if e.truncated is not None:
             expected, found = e.truncated

@@ -113,6 +113,11 @@ def decode_batches(cm: CompressedModel, *, device="cpu", dtype: str = "fp32", ba
                    frames: tuple[int, int] | None = None, decoder: torch.nn.Module | None = None
                    ) -> Iterator[np.ndarray]:
     """Yield uint8 frame batches (B, H, W, 3) in order; memory is bounded by one batch."""
+    if cm.groups and cm.model.get("name") == "latent":  # closed groups: one latent model per group
+        from .latent_groups import decode_batches as latent_group_batches
+        yield from latent_group_batches(cm, backend="torch", device=device, dtype=dtype, batch_size=batch_size,
+                                        frames=frames)
+        return
     if cm.groups:  # a group-wise model (NIRVANA): one network per group, decoded on demand
         from .groups import decode_batches as group_batches
         yield from group_batches(cm, device=device, dtype=dtype, batch_size=batch_size, frames=frames)

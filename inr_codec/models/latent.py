@@ -37,6 +37,24 @@ UPSAMPLE_MACS_PER_PIXEL = 4
 TIME_MACS_PER_LATENT = 2
 
 
+def group_arch(arch: dict, frames: int) -> dict:
+    """The architecture of a closed group of ``frames`` frames (``model.gop``, format 1.7) from the file's
+    architecture of a full group (``solve_arch`` at gop frames): every temporal stride clamped to the group's
+    frames, as ``solve_arch`` clamps them to a video's, so a shorter last group is what a fit of those frames
+    alone would be. The encoder builds each group's model from it and the decoder reads each group with it."""
+    out = {k: v for k, v in arch.items() if k not in ("name", "gop")}
+    out["frames"] = frames
+    if "t_strides" in out:
+        strides = [max(1, min(int(s), frames)) for s in out["t_strides"]]
+        if any(s > 1 for s in strides):
+            out["t_strides"] = strides
+        else:  # as solve_arch: every level per frame keeps the 1.4 architecture
+            del out["t_strides"]
+    if out.get("motion"):
+        out["motion"] = dict(out["motion"], t_stride=max(1, min(int(out["motion"]["t_stride"]), frames)))
+    return out
+
+
 def level_sizes(height: int, width: int, levels: int) -> list[list[int]]:
     return [[-(-height // 2 ** i), -(-width // 2 ** i)] for i in range(levels)]
 
@@ -202,7 +220,12 @@ class LatentModel(INRModel):
     def create(cls, cfg: dict, frames: int, height: int, width: int) -> "LatentModel":
         """The model, its grids learning ``latent_lr_scale`` times faster than the synthesis: each frame's
         latents get one gradient an epoch, so at the synthesis's rate they could not move far enough."""
-        model = super().create(cfg, frames, height, width)
+        return cls.with_arch(cfg, cls.solve_arch(cfg, frames, height, width))
+
+    @classmethod
+    def with_arch(cls, cfg: dict, arch: dict) -> "LatentModel":
+        """The model of a solved architecture (``create``'s, or one closed group's: ``group_arch``)."""
+        model = cls(arch)
         for g in model.decoder.latents.grids():
             g.lr_scale = float(cfg.get("latent_lr_scale", 1.0))
         for name in grid_motion.MOTION_NAMES if model.decoder.motion else ():
