@@ -138,7 +138,7 @@ RULES = {
     "model.pe_base": ("num", 1.0, 100.0, False),
     "model.mlp_hidden": ("int", 1, 65536, False),
     "model.fc_channels": ("int", 1, 4096, False),
-    "model.gop": ("int", 1, 10**6, False),
+    "model.gop": ("int", 1, 10**6, True),  # null: model=latent's one set of grids (NIRVANA's is refused below)
     "model.segment": ("int", 1, 10**6, False),
     "model.patch": ("int", 1, 64, False),
     "model.hidden": ("int", 1, 8192, False),
@@ -194,6 +194,8 @@ def validate(cfg: DictConfig) -> None:
         raise InputError("give compress.target_kb or compress.target_bpp, not both")
     _validate_entropy(cfg.compress)
     if cfg.model.name == "nirvana":
+        if cfg.model.get("gop") is None:
+            raise InputError("model.gop=null is invalid for model=nirvana: give its group's frames, e.g. model.gop=8")
         _validate_nirvana(cfg)
         if int(cfg.train.get("candidates", 1)) > 1:
             raise InputError("train.candidates does not apply to model=nirvana (it fits group by group); "

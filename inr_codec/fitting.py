@@ -68,6 +68,12 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         check_writable(out_path)
+    from .train.latent_groups import gop_of
+    gop = gop_of(cfg)  # model=latent model.gop=N: closed groups (fitting_gop.py), resumable group by group
+    if gop is not None:
+        from .fitting_gop import fit_gop
+        return fit_gop(video_path, cfg, gop, list(overrides), device, out_path, Path(outputs_root), run_dir, threads,
+                       show_progress)
     if cfg.model.name == "nirvana":  # group-wise: its own loop (train/groups.py), resumable group by group
         return _fit_groups(video_path, cfg, list(overrides), device, out_path, Path(outputs_root), run_dir, threads,
                            show_progress)

@@ -14,12 +14,31 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 
 import torch
 import torch.distributed as dist
 
 
+_alone = False  # inside ``alone()``: this process fits a network of its own
+
+
+@contextmanager
+def alone():
+    """Inside: this rank fits a network of its own (its closed groups, ``model.gop``), so every helper a fit calls
+    (shard, the all-reduces, the broadcasts, from_main, world_size) acts as in a single process; gathering the
+    ranks' results (``gather_to_main``) happens outside."""
+    global _alone
+    before, _alone = _alone, True
+    try:
+        yield
+    finally:
+        _alone = before
+
+
 def world_size() -> int:
+    if _alone:
+        return 1
     if dist.is_available() and dist.is_initialized():
         return dist.get_world_size()
     return int(os.environ.get("WORLD_SIZE", "1") or 1)
@@ -36,7 +55,7 @@ def is_main() -> bool:
 
 
 def active() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    return not _alone and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
 def init(device: torch.device) -> torch.device:

@@ -18,13 +18,15 @@ HERE = Path(__file__).parent
 GOLDEN = {"1.0": HERE / "v1.0_hnerv_tiny.bin", "1.2": HERE / "v1.2_hnerv_rd_tiny.bin",
           "1.3": HERE / "v1.3_hnerv_rd_zero_tiny.bin", "1.4": HERE / "v1.4_latent_tiny.bin",
           "1.4-3d": HERE / "v1.4_latent_3d_relu_tiny.bin", "1.5": HERE / "v1.5_latent_nb_tiny.bin",
-          "1.6": HERE / "v1.6_latent_motion_tiny.bin"}
+          "1.6": HERE / "v1.6_latent_motion_tiny.bin", "1.7": HERE / "v1.7_latent_gop_tiny.bin"}
 # How each was made: 1.0 post-training quantization, 1.2 rate-distortion training (learned entropy models),
 # 1.3 the same with the zero-inflated weight model and the rate term from the fit's first step, 1.4 the
 # latent-grid model (its grids under the context model), 1.4-3d the same format with the latent model's
 # later architecture keys (grids with temporal strides, the ReLU synthesis); 1.4's recipe pins the latent
 # model's first defaults; 1.5 the wider context model (laplace_nb) on its full-resolution level; 1.6 the
-# latent model with motion (the levels fetched along a stored velocity field). The HNeRV files start from TINY.
+# latent model with motion (the levels fetched along a stored velocity field); 1.7 the latent model in closed
+# groups (model.gop=4: a group of 4 frames and one of 2, each its own latent model with motion, in group
+# sections). The HNeRV files start from TINY.
 MADE_WITH = {"1.0": ["compress.bits=6"],
              "1.2": ["compress=rd", "compress.rd_epochs=4", "compress.qat_epochs=2", "compress.lmbda=0.01",
                      "compress.rd_fit=false", "compress.steps=channel", "compress.weight_model=laplace"],
@@ -47,7 +49,11 @@ MADE_WITH = {"1.0": ["compress.bits=6"],
                      "train.lr=2e-2"],
              "1.6": ["model=latent", "model.levels=3", "model.hidden=8", "model.t_strides=[4,4,4]", "model.act=relu",
                      "model.motion=true", "model.motion_block=8", "model.motion_t_stride=2", "compress=latent",
-                     "train.epochs=30", "compress.qat_epochs=2", "compress.lmbda=0.001", "train.lr=2e-2"]}
+                     "train.epochs=30", "compress.qat_epochs=2", "compress.lmbda=0.001", "train.lr=2e-2"],
+             "1.7": ["model=latent", "model.gop=4", "model.levels=3", "model.hidden=8", "model.t_strides=[2,2,4]",
+                     "model.act=relu", "model.motion=true", "model.motion_block=8", "model.motion_t_stride=2",
+                     "compress=latent", "train.epochs=20", "compress.qat_epochs=2", "compress.lmbda=0.001",
+                     "train.lr=2e-2", "measure=none"]}
 
 
 def _frames_path(model: Path) -> Path:
