@@ -8,10 +8,12 @@ from .words import plural
 def print_fit(summary: dict) -> None:
     s = summary
     print(f"wrote {s['file']}")
-    if s.get("groups"):  # group-wise (NIRVANA): quantized while training, so no "before compression" figure
+    if s.get("groups"):  # group-wise (NIRVANA, latent closed groups): no "before compression" figure
+        groups = (f"{plural(s['groups'], 'closed group')} of up to {s['gop']} frames, {s['params']:,} parameters each "
+                  "on average" if s.get("gop") else f"{plural(s['groups'], 'group')} in "
+                  f"{plural(s['segments'], 'segment')} of {plural(s['params'], 'parameter', fmt=',')} each")
         print(f"  {plural(s['frames'], 'frame')} of {s['width']}x{s['height']} at {s['fps']} fps, model {s['model']}, "
-              f"{plural(s['groups'], 'group')} in {plural(s['segments'], 'segment')} of "
-              f"{plural(s['params'], 'parameter', fmt=',')} each, fitted in {s['fit_seconds']:.1f} s by "
+              f"{groups}, fitted in {s['fit_seconds']:.1f} s by "
               f"{plural(s['processes'], 'process')} on {s['device']}{_threads(s)}")
         print(f"  {plural(s['bytes'], 'byte', fmt=',')}, {s['bpp']:.4f} bpp, {_quality(s)}")
     else:
