@@ -84,6 +84,15 @@ def test_an_interrupted_gop_fit_resumes_to_the_same_bytes(straight, tmp_path, mo
     assert (tmp_path / "m.bin").read_bytes() == out.read_bytes() and s["psnr"] == s0["psnr"]
 
 
+def test_the_cli_says_the_resume_command_in_one_line(straight, tmp_path, monkeypatch, capsys):
+    clip = straight[0]
+    monkeypatch.chdir(tmp_path)
+    _interrupt_at(monkeypatch, 1)
+    assert main(["fit", str(clip), *GOP, "-q"]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "after 1 coded group(s) of 3" in err and "inrcodec fit --resume outputs/tiny/" in err
+
+
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                     reason="torch.distributed with gloo is not available")
 def test_two_torchrun_ranks_write_the_bytes_of_one_process(straight, tmp_path):
