@@ -67,14 +67,36 @@ def decode_batches(cm: CompressedModel, *, backend: str = "torch", device="cpu",
     return _batches(cm, backend_batches(backend), backend, device, dtype, batch_size, rng)
 
 
+# Frames the network runs at once: a caller's batch of a whole group (the measurement after a fit asks for gop
+# frames, to line up with the source read a group at a time) is joined from uint8 pieces of at most this many, so
+# the float activations stay those of a few frames whatever the gop.
+NETWORK_BATCH = 8
+
+
 def _batches(cm, batches_of, backend, device, dtype, batch_size, rng) -> Iterator[np.ndarray]:
     for g in cm.groups:
         lo, hi = max(g.start, rng.start), min(g.start + g.frames, rng.stop)
         if lo >= hi:
             continue
         sub = group_model(cm, g)
-        yield from batches_of(sub, device=device, dtype=dtype, batch_size=batch_size,
-                              frames=(lo - g.start, hi - g.start))
+        pieces = batches_of(sub, device=device, dtype=dtype, batch_size=min(batch_size, NETWORK_BATCH),
+                            frames=(lo - g.start, hi - g.start))
+        yield from _joined(pieces, batch_size)
+
+
+def _joined(pieces, size: int) -> Iterator[np.ndarray]:
+    """uint8 batches of ``size`` frames (the last of a group may be shorter) from smaller ones, in order."""
+    held, count = [], 0
+    for piece in pieces:
+        held.append(piece)
+        count += len(piece)
+        while count >= size:
+            whole = np.concatenate(held) if len(held) > 1 else held[0]
+            yield whole[:size]
+            rest = whole[size:]
+            held, count = ([rest] if len(rest) else []), len(rest)
+    if held:
+        yield np.concatenate(held) if len(held) > 1 else held[0]
 
 
 def macs_per_pixel(cm: CompressedModel) -> float:

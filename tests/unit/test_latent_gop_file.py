@@ -16,6 +16,7 @@ from inr_codec.config import compose, model_settings
 from inr_codec.container import format as fmt
 from inr_codec.container.records import CodedGroup, CompressedModel, VideoMeta
 from inr_codec.container.writer import _tensor_payload, group_payload
+from inr_codec import decode
 from inr_codec.decode import latent_groups, reference
 from inr_codec.errors import ContainerError, InputError
 from inr_codec.models.latent import LatentModel, group_arch
@@ -84,6 +85,20 @@ def test_any_range_decodes_as_the_whole_file_and_touches_only_its_groups(monkeyp
             diff = np.abs(got.astype(int) - whole[lo:hi].astype(int))
             assert diff.max() <= (0 if backend == "torch" else 1), (backend, lo, hi)
             assert decoded == [g.index for g in GOP.groups if g.start < hi and g.start + g.frames > lo]
+
+
+def test_batches_never_cross_a_group_and_the_network_runs_a_few_frames_at_a_time(monkeypatch):
+    whole = reference.decode_frames(GOP)
+    ran = []  # the batch size each group's decoder is asked for
+    torch_batches = decode.backend_batches("torch")
+    monkeypatch.setattr(decode, "backend_batches", lambda name: lambda cm, **kw: ran.append(kw["batch_size"]) or
+                        torch_batches(cm, **kw))
+    monkeypatch.setattr(latent_groups, "NETWORK_BATCH", 3)
+    got = list(latent_groups.decode_batches(GOP, batch_size=4))
+    assert [len(b) for b in got] == [4, 2] and ran == [3, 3]
+    assert np.array_equal(np.concatenate(got), whole)
+    got = list(latent_groups.decode_batches(GOP, batch_size=2, frames=(1, 6)))
+    assert [len(b) for b in got] == [2, 1, 2] and np.array_equal(np.concatenate(got), whole[1:6])
 
 
 def test_info_shows_the_groups_and_the_macs(tmp_path):
