@@ -93,6 +93,7 @@ def parse_fps(value) -> Fraction | None:
 
 
 PRECISIONS = ("auto", "fp32", "bf16")  # train.precision (resolved in train/accel.py)
+OPTIMIZERS = ("adam", "schedule_free")  # train.optimizer (train/trainer.py, train/schedule_free.py)
 
 # key: (kind, lowest, highest, None allowed); "int" and "num" exclude booleans; bounds are inclusive.
 # measure=: what `fit` measures on the written file (MS-SSIM costs more than decoding on a CPU); +x265 / -x265:
@@ -185,6 +186,10 @@ def validate(cfg: DictConfig) -> None:
     parse_threads(cfg.get("threads", "auto"))  # threads=0 or threads=abc: one line, exit 2
     if cfg.train.get("precision", "auto") not in PRECISIONS:
         raise InputError(f"train.precision={cfg.train.precision} is not supported; use {', '.join(PRECISIONS)}")
+    if cfg.train.get("optimizer", "adam") not in OPTIMIZERS:
+        raise InputError(f"train.optimizer={cfg.train.optimizer} is not supported; use {', '.join(OPTIMIZERS)}")
+    if cfg.train.get("optimizer") == "schedule_free" and float(cfg.train.get("weight_decay", 0.0) or 0.0):
+        raise InputError("train.weight_decay does not act with train.optimizer=schedule_free; leave it at 0 or use adam")
     if cfg.get("measure", "full") not in MEASURES:
         raise InputError(f"measure={cfg.measure} is not supported; use {', '.join(MEASURES)}")
     for key in ("channels_last", "compile"):

@@ -381,6 +381,8 @@ def _fingerprint(video: Video, cfg, arch: dict) -> dict:
     fp = {"video": f"{video.width}x{video.height}x{video.num_frames} sha1:{digest}",
           "architecture": repr(sorted(arch.items())), "seed": int(cfg.seed),
           "loss": cfg.train.loss, "batch_size": int(cfg.train.batch_size)}
+    if cfg.train.get("optimizer", "adam") != "adam":  # (absent for adam: older checkpoints stay resumable)
+        fp["optimizer"] = cfg.train.optimizer
     if cfg.model.name == "latent" and cfg.compress.get("entropy") == "learned":  # the grids' training under rate
         c = cfg.compress
         fp["grid_coding"] = f"latent_model={c.get('latent_model', 'ctx')} soft_round={c.get('soft_round')}"

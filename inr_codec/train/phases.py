@@ -92,7 +92,8 @@ def budget_share(cfg, phase: str, prune_fraction: float | None = None) -> float 
 
 def _phase_cfg(train_cfg, epochs: int, lr: float, budget_s: float | None):
     c = OmegaConf.to_container(train_cfg, resolve=True)
-    c.update(epochs=int(epochs), lr=float(lr), budget_s=budget_s, warmup=0.05)
+    # the fine-tuning phases keep Adam's decaying schedule whatever the fit's optimizer (measured so)
+    c.update(epochs=int(epochs), lr=float(lr), budget_s=budget_s, warmup=0.05, optimizer="adam")
     return OmegaConf.create(c)
 
 

@@ -16,9 +16,13 @@ def progress(step: int, total_steps: int, elapsed_s: float, budget_s: float | No
     return min(p, 1.0)
 
 
-def learning_rate(p: float, lr: float, warmup: float, final_ratio: float = 0.01) -> float:
+def learning_rate(p: float, lr: float, warmup: float, final_ratio: float = 0.01, decay: bool = True) -> float:
+    """The rate at progress p: a linear warm-up, then a cosine decay to lr * final_ratio (or, without decay,
+    constant: Schedule-Free Adam averages its steps instead)."""
     if warmup > 0 and p < warmup:
         return lr * max(p / warmup, 0.02)
+    if not decay:
+        return lr
     q = (p - warmup) / max(1.0 - warmup, 1e-9)
     lo = lr * final_ratio
     return lo + 0.5 * (lr - lo) * (1.0 + math.cos(math.pi * min(q, 1.0)))

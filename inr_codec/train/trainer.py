@@ -1,4 +1,4 @@
-"""The fitting loop: Adam with warm-up and cosine decay, checkpoints, progress, time budget."""
+"""The fitting loop: Adam with warm-up and cosine decay (or Schedule-Free Adam), checkpoints, progress, time budget."""
 from __future__ import annotations
 
 import logging
@@ -16,6 +16,7 @@ from ..errors import FitInterrupted, InputError
 from ..words import plural
 from . import accel, distributed
 from .budget import BudgetForecast
+from .schedule_free import ScheduleFreeAdam
 from .checkpoint import load_checkpoint, save_checkpoint
 from .fit_bar import FitBar
 from .losses import get_loss
@@ -80,16 +81,21 @@ class Trainer:
             accel.check_compile(device)
         # The compiled forward shares the model's parameters; checkpoints keep the plain module's names.
         self.forward = torch.compile(model) if self.compiled else model
-        self.optimizer = torch.optim.Adam(
-            _param_groups(model), lr=cfg.lr, betas=(0.9, 0.999),
-            weight_decay=cfg.weight_decay, fused=accel.fused_adam_supported(device) or None)
+        self.schedule_free = cfg.get("optimizer", "adam") == "schedule_free"
+        if self.schedule_free:  # a constant rate after the warm-up, the average of the steps (train/schedule_free.py)
+            self.optimizer = ScheduleFreeAdam(_param_groups(model), lr=cfg.lr)
+        else:
+            self.optimizer = torch.optim.Adam(
+                _param_groups(model), lr=cfg.lr, betas=(0.9, 0.999),
+                weight_decay=cfg.weight_decay, fused=accel.fused_adam_supported(device) or None)
         self.state = FitState()
         n = len(frames)
         self.batch_size = max(1, min(int(cfg.batch_size), n))
         self.steps_per_epoch = math.ceil(n / self.batch_size)
-        log.info("%s: %s, batch %d, %s%s%s, fused Adam %s", phase, device, self.batch_size, self.precision,
+        log.info("%s: %s, batch %d, %s%s%s, %s", phase, device, self.batch_size, self.precision,
                  " channels-last" if self.channels_last else "", " compiled" if self.compiled else "",
-                 "on" if self.optimizer.defaults.get("fused") else "off")
+                 "Schedule-Free Adam" if self.schedule_free else
+                 f"fused Adam {'on' if self.optimizer.defaults.get('fused') else 'off'}")
         self._stop_signal: int | None = None  # set by the signal handler; acted on between two steps
         self._in_step = False                 # model/optimizer may be half-updated while True
 
@@ -119,6 +125,11 @@ class Trainer:
             raise InputError(f"cannot resume from {path}: its parameters learn in {plural(len(saved), 'group')} "
                              f"of their own rate, this run's in {len(ours)} (model.latent_lr_scale?); resume with the "
                              f"same configuration")
+        if saved and ("lr2_sum" in saved[0]) != self.schedule_free:
+            kinds = ("adam", "schedule_free")
+            raise InputError(f"cannot resume from {path}: it was fitted with train.optimizer="
+                             f"{kinds[not self.schedule_free]}, this run asks for {kinds[self.schedule_free]}; resume "
+                             "with the same configuration")
         try:
             self.model.load_state_dict(ckpt["model"])
         except RuntimeError as e:  # a setting the fingerprint does not hold changed the tensors
@@ -260,7 +271,7 @@ class Trainer:
                     t_step = time.perf_counter()
                     if hasattr(self.extra_loss, "at"):  # a schedule of its own (the rate term's soft rounding)
                         self.extra_loss.at(p)
-                    mse_sum += self._train_step(idx, learning_rate(p, cfg.lr, cfg.warmup))
+                    mse_sum += self._train_step(idx, learning_rate(p, cfg.lr, cfg.warmup, decay=not self.schedule_free))
                     st.step += 1
                     st.batch = b + 1
                     self._in_step = False
@@ -300,6 +311,8 @@ class Trainer:
                 signal.signal(sig, handler)
         bar.close()
         st.elapsed_s = time.perf_counter() - start
+        if self.schedule_free:
+            self.optimizer.finalize()  # the averaged weights: what the file codes (the checkpoint keeps z and x too)
         self.save()
         self.model.eval()
         return st

@@ -17,8 +17,9 @@ FIT = ["model=latent", "model.levels=3", "model.hidden=8", "model.t_stride_max=4
 
 
 @pytest.mark.parametrize("extra", [[], ["compress.soft_round=[0.3,0.1]"], ["compress.latent_model=nb"],
-                                   ["model.motion=true", "model.motion_block=8", "model.motion_t_stride=2"]],
-                         ids=["noise", "soft_round", "laplace_nb", "motion"])
+                                   ["model.motion=true", "model.motion_block=8", "model.motion_t_stride=2"],
+                                   ["train.optimizer=schedule_free"]],
+                         ids=["noise", "soft_round", "laplace_nb", "motion", "schedule_free"])
 def test_latent_fit_interrupted_mid_epoch_resumes_to_the_same_file(tmp_path, monkeypatch, extra):
     clip = tmp_path / "clip.mkv"
     write_video(Video(moving_gradient(), Fraction(25)), str(clip), pix_fmt="rgb")
@@ -69,3 +70,18 @@ def test_resuming_with_another_grid_model_is_one_line(tmp_path, monkeypatch):
     run_dir = Path(str(info.value).rsplit("--resume ", 1)[1])
     with pytest.raises(InputError, match="cannot resume .* grid_coding"):
         api.fit(None, ["compress.latent_model=nb"], resume=run_dir, show_progress=False)
+
+
+def test_resuming_with_another_optimizer_is_one_line(tmp_path, monkeypatch):
+    """A checkpoint of Schedule-Free Adam (z, x and v for each weight) cannot continue under Adam: one line."""
+    from inr_codec.errors import InputError
+    clip = tmp_path / "clip.mkv"
+    write_video(Video(moving_gradient(), Fraction(25)), str(clip), pix_fmt="rgb")
+    interrupt_at_step(monkeypatch, 5)
+    with pytest.raises(FitInterrupted) as info:
+        api.fit(clip, FIT + ["train.optimizer=schedule_free"], out=tmp_path / "a.bin", outputs_root=tmp_path / "a",
+                show_progress=False)
+    monkeypatch.undo()
+    run_dir = Path(str(info.value).rsplit("--resume ", 1)[1])
+    with pytest.raises(InputError, match="cannot resume .*train.optimizer=schedule_free"):
+        api.fit(None, ["train.optimizer=adam"], resume=run_dir, show_progress=False)

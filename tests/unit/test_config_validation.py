@@ -29,3 +29,11 @@ def test_nerv_kernel_must_be_odd_and_both_targets_conflict():
 def test_defaults_and_presets_are_valid():
     validate(compose([]))
     validate(compose(["model=nerv", "compress=full"]))
+
+
+def test_the_optimizer_is_one_of_two_and_schedule_free_refuses_weight_decay():
+    validate(compose(["train.optimizer=schedule_free"]))
+    with pytest.raises(InputError, match="train.optimizer=sgd is not supported; use adam, schedule_free"):
+        validate(compose(["train.optimizer=sgd"]))
+    with pytest.raises(InputError, match="train.weight_decay does not act with train.optimizer=schedule_free"):
+        validate(compose(["train.optimizer=schedule_free", "train.weight_decay=0.01"]))
