@@ -25,8 +25,10 @@ from .config import MEASURES, compose, model_settings, validate
 from .container.records import CompressedModel, VideoMeta
 from .data import FrameSet
 from .errors import FitInterrupted, InputError
-from .io import Video, parse_crop, probe_video
-from .measure import Worst, bpp, measure_file, measure_file_stream, measure_worst
+from .group_run import NAMES as _NAMES
+from .group_run import GroupInput, write_and_measure
+from .io import Video, probe_video
+from .measure import Worst, bpp, measure_file, measure_worst
 from .models import get_model_class
 from .preflight import RESUME_ONE_PROCESS, run_record
 from .resources import check_fit_memory
@@ -206,7 +208,6 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
             detach_log(handler)
 
 
-_NAMES = {"psnr": "PSNR", "msssim": "MS-SSIM"}
 
 
 def _stand(stages: Stages, frames, fps, meta: VideoMeta, nbytes: int, psnr, fit_s: float, cfg) -> dict | None:
@@ -277,25 +278,14 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
                 resume_dir: Path | None, threads: thread_policy.Choice, show_progress: bool = False) -> dict:
     """model=nirvana: fit group by group (memory bounded by a group), write, and measure the written file.
     Each coded group is kept in the run directory as it is done; ``resume_dir`` continues that run."""
-    from .io import iter_video
-    from .io.video import centre_crop_frames, check_crop
     from .models.nirvana import Nirvana, pad_size
     from .train.group_progress import GroupProgress
     from .train.groups import fit_groups
-    sel = video_selection(cfg)
-    n, h, w, fps = probe_video(str(video_path), **sel)
-    crop = parse_crop(cfg.data.get("crop"))
-    if crop:
-        check_crop(w, h, *crop, video_path)  # now, not at the first group
-        w, h = crop
+    source = GroupInput.probe(video_path, cfg)
+    n, h, w, fps = source.n, source.h, source.w, source.fps
     arch = Nirvana.solve_arch(OmegaConf.to_container(cfg.model, resolve=True), n, h, w)
     check_fit_memory(video_path, min(n, arch["gop"]), h, w)  # one group at a time
-
-    def chunks(stream):  # the input, a group at a time, cropped as asked
-        for c in stream:
-            yield centre_crop_frames(c, w, h, video_path) if crop else c
-
-    stream = iter_video(str(video_path), chunk=arch["gop"], **sel)  # opened now: it knows the source's pix_fmt
+    stream = source.open(arch["gop"])  # opened now: it knows the source's pix_fmt
     pad_h, pad_w = pad_size(arch)
     meta = VideoMeta(width=w, height=h, frames=n, fps=Fraction(fps), pad_width=pad_w, pad_height=pad_h,
                      source_pix_fmt=stream.source_pix_fmt)
@@ -325,7 +315,8 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
         stages = Stages(show_progress and main)
         stages.say(f"fitting {video_path} group by group: {plural(n, 'frame')} in "
                    f"{plural(-(-n // arch['gop']), 'group')} of {arch['gop']}, read as each group starts")
-        groups, stats = fit_groups(chunks(stream), n, arch, cfg, device, progress, show_progress=show_progress and main)
+        groups, stats = fit_groups(source.chunks(stream), n, arch, cfg, device, progress,
+                                   show_progress=show_progress and main)
         if resume_dir is not None:  # only now: a resume refused on the way (the video changed) leaves it as it was
             save_config()
         fit_s = time.perf_counter() - t0
@@ -334,17 +325,7 @@ def _fit_groups(video_path: Path, cfg, overrides: list, device, out_path: Path |
         notes = {"inrcodec": __version__, "seed": int(cfg.seed), "key_steps": int(cfg.model.key_steps),
                  "steps": int(cfg.model.steps)}
         cm = CompressedModel(video=meta, model={"name": "nirvana", **arch}, groups=groups, extra=notes)
-        stages.say(f"writing {model_file}")
-        nbytes = container.write(model_file, cm)
-        written = container.read(model_file)  # the reported quality is the written file's
-        metrics = MEASURES[cfg.measure]
-        measured, worst = {}, None
-        if metrics:
-            with stages.frames(f"measuring {model_file}: decoding it group by group, "
-                               f"{' and '.join(_NAMES[m] for m in metrics)} of every frame", n, "measuring") as bar:
-                measured, worst = measure_file_stream(written, chunks(iter_video(str(video_path), chunk=arch["gop"],
-                                                                                 **sel)), device, metrics,
-                                                      progress=bar.update)
+        nbytes, measured, worst = write_and_measure(stages, cm, model_file, source, arch["gop"], device, cfg.measure)
         params = sum(int(np.prod(t.shape)) for t in groups[0].tensors)
         x265 = _stand(stages, lambda: _whole_video(video_path, cfg), meta.fps, meta, nbytes, measured.get("psnr"),
                       fit_s, cfg)

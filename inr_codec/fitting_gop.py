@@ -11,17 +11,17 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from . import __version__, container
+from . import __version__
 from . import threads as thread_policy
-from .config import MEASURES, model_settings
+from .config import model_settings
 from .container.records import CompressedModel, VideoMeta
 from .errors import FitInterrupted
-from .io import parse_crop, probe_video
-from .measure import bpp, measure_file_stream
+from .group_run import GroupInput, write_and_measure
+from .measure import bpp
 from .models.latent import LatentModel
 from .resources import check_fit_memory
 from .runs import attach_log, detach_log, new_run_dir, write_json, write_yaml
-from .runtime import device_name, video_selection
+from .runtime import device_name
 from .stages import Stages
 from .train import distributed
 from .train.group_progress import GroupProgress
@@ -35,24 +35,13 @@ def fit_gop(video_path: Path, cfg, gop: int, overrides: list, device, out_path: 
             resume_dir: Path | None, threads: thread_policy.Choice, show_progress: bool = False) -> dict:
     """Fit the latent model group by group, write one file, measure it; returns the summary."""
     from . import fitting
-    from .io import iter_video
-    from .io.video import centre_crop_frames, check_crop
-    sel = video_selection(cfg)
-    n, h, w, fps = probe_video(str(video_path), **sel)
-    crop = parse_crop(cfg.data.get("crop"))
-    if crop:
-        check_crop(w, h, *crop, video_path)  # now, not at the first group
-        w, h = crop
+    source = GroupInput.probe(video_path, cfg)
+    n, h, w, fps = source.n, source.h, source.w, source.fps
     settings = model_settings(cfg, min(gop, n), h, w)
     arch = {"name": "latent", "gop": gop, **LatentModel.solve_arch(settings, gop, h, w)}  # a full group's
     check_fit_memory(video_path, min(n, gop), h, w)  # one group at a time
     count = groups_count(n, gop)
-
-    def chunks(stream):  # the input, a group at a time, cropped as asked
-        for c in stream:
-            yield centre_crop_frames(c, w, h, video_path) if crop else c
-
-    stream = iter_video(str(video_path), chunk=gop, **sel)  # opened now: it knows the source's pix_fmt
+    stream = source.open(gop)  # opened now: it knows the source's pix_fmt
     meta = VideoMeta(width=w, height=h, frames=n, fps=Fraction(fps), pad_width=w, pad_height=h,
                      source_pix_fmt=stream.source_pix_fmt)
     main = distributed.is_main()
@@ -85,7 +74,7 @@ def fit_gop(video_path: Path, cfg, gop: int, overrides: list, device, out_path: 
                    f"{gop}, read as each group starts")
         fitter = LatentGroupFitter(arch, settings, cfg, meta, device, fitting._fit_rate,
                                    show_progress=show_progress and main)
-        groups, stats = fit_latent_groups(chunks(stream), fitter, gop, progress, announce=stages.say)
+        groups, stats = fit_latent_groups(source.chunks(stream), fitter, gop, progress, announce=stages.say)
         if resume_dir is not None:  # only now: a resume refused on the way (the video changed) leaves it as it was
             save_config()
         fit_s = time.perf_counter() - t0
@@ -93,17 +82,7 @@ def fit_gop(video_path: Path, cfg, gop: int, overrides: list, device, out_path: 
             return distributed.broadcast_object(None)
         notes = {"inrcodec": __version__, "epochs": int(cfg.train.epochs), "seed": int(cfg.seed)}
         cm = CompressedModel(video=meta, model=arch, groups=groups, extra=notes)
-        stages.say(f"writing {model_file}")
-        nbytes = container.write(model_file, cm)
-        written = container.read(model_file)  # the reported quality is the written file's
-        metrics = MEASURES[cfg.measure]
-        measured, worst = {}, None
-        if metrics:
-            with stages.frames(f"measuring {model_file}: decoding it group by group, "
-                               f"{' and '.join(fitting._NAMES[m] for m in metrics)} of every frame", n,
-                               "measuring") as bar:
-                measured, worst = measure_file_stream(written, chunks(iter_video(str(video_path), chunk=gop, **sel)),
-                                                      device, metrics, progress=bar.update)
+        nbytes, measured, worst = write_and_measure(stages, cm, model_file, source, gop, device, cfg.measure)
         stored = sum(math.prod(t.shape) for g in groups for t in g.tensors)
         x265 = fitting._stand(stages, lambda: fitting._whole_video(video_path, cfg), meta.fps, meta, nbytes,
                               measured.get("psnr"), fit_s, cfg)

@@ -99,13 +99,13 @@ def test_ctrl_c_during_a_segment_file_write_counts_only_the_saved_groups(straigh
 
 
 def test_ctrl_c_while_measuring_the_written_file_says_how_to_resume(straight, tmp_path, monkeypatch):
-    import inr_codec.fitting
+    import inr_codec.group_run
     clip, want, s0 = straight
 
     def measure(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(inr_codec.fitting, "measure_file_stream", measure)
+    monkeypatch.setattr(inr_codec.group_run, "measure_file_stream", measure)  # the groups' measurement
     with pytest.raises(FitInterrupted, match=r"after 6 coded group\(s\) of 6.*--resume"):
         api.fit(clip, NV, out=tmp_path / "m.bin", outputs_root=tmp_path / "o", show_progress=False)
     monkeypatch.undo()
