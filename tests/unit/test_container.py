@@ -307,6 +307,10 @@ mutation = st.one_of(
 # The property-based fuzz tests below run about 4,500 examples in a few seconds. The seed is
 # random per run and printed in pytest's header ("inrcodec fuzz seed: N"); replay a failure with
 # INRCODEC_FUZZ_SEED=N. Longer, coverage-guided runs: scripts/fuzz_container.py (atheris).
+# any JSON value, for the model section's keys (test_motion_file.py, test_latent_gop_file.py)
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.text(max_size=4),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=9), inner,
+                                                                                      max_size=3), max_leaves=6)
 FUZZ = dict(deadline=2000, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

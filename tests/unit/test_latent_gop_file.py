@@ -21,7 +21,7 @@ from inr_codec.decode import latent_groups, reference
 from inr_codec.errors import ContainerError, InputError
 from inr_codec.models.latent import LatentModel, group_arch
 from tests.conftest import FUZZ_SEED
-from tests.unit.test_container import FUZZ, mutate, mutation
+from tests.unit.test_container import FUZZ, json_values, mutate, mutation
 from tests.unit.test_entropy_models import _build
 
 SHAPE = ("model.levels=2", "model.motion=true", "model.motion_block=8", "model.motion_t_stride=2")
@@ -174,11 +174,6 @@ def test_mutated_gop_file_sections_behind_a_valid_crc(which, mutations):
     k, n, payload = secs[which]
     secs[which] = (k, n, mutate(payload, mutations))
     _decodes_or_one_line(_build(secs, minor=fmt.MINOR_LATENT_GROUPS))
-
-
-json_values = st.recursive(st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.text(max_size=4),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=9), inner,
-                                                                                      max_size=3), max_leaves=6)
 
 
 @seed(FUZZ_SEED)

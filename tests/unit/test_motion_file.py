@@ -15,7 +15,7 @@ from inr_codec.container import format as fmt
 from inr_codec.decode import latent_cpu, reference
 from inr_codec.errors import ContainerError
 from tests.conftest import FUZZ_SEED
-from tests.unit.test_container import FUZZ, mutation, mutate, sections_of
+from tests.unit.test_container import FUZZ, json_values, mutation, mutate, sections_of
 from tests.unit.test_entropy_models import _build
 
 MOTION_FIT = ["model.levels=3", "model.hidden=8", "model.t_strides=[4,4,4]", "model.motion=true",
@@ -71,8 +71,6 @@ def _decodes_or_one_line(data: bytes) -> None:
         assert str(e).strip() and "\n" not in str(e), str(e)
 
 
-
-
 @seed(FUZZ_SEED)
 @settings(max_examples=200, **FUZZ)
 @given(which=st.integers(1, len(MOTION_SECTIONS) - 1), mutations=st.lists(mutation, min_size=1, max_size=3))
@@ -81,11 +79,6 @@ def test_mutated_motion_file_sections_behind_a_valid_crc(which, mutations):
     k, n, payload = secs[which]
     secs[which] = (k, n, mutate(payload, mutations))
     _decodes_or_one_line(_build(secs, minor=fmt.MINOR_LATENT_MOTION))
-
-
-json_values = st.recursive(st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.text(max_size=4),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=9), inner,
-                                                                                      max_size=3), max_leaves=6)
 
 
 @seed(FUZZ_SEED)
