@@ -268,29 +268,40 @@ def symbols_and_steps(lq: LearnedQuant, w: torch.Tensor, step_factor: float = 1.
 # of these gives it the smaller record. (Training under the zero-inflated model itself measured worse on
 # the sample: its noise proxy underrates the rounded rate; docs/experiments.md.)
 BEST_OF = ("laplace", "laplace0")
+GRID_FALLBACK = Factorized.coder  # a latent grid's record when its context model's parameters cost more than they save
 
 
 def code(decoder: nn.Module, step_factor: float = 1.0, best: bool = False) -> list[CodedTensor]:
     """The file's records of every stored tensor, its steps times ``step_factor``; with ``best`` a
-    laplace tensor is coded with the smallest of ``BEST_OF`` on its symbols; a grid trained under
-    laplace_nb with the smaller of laplace_nb and laplace_ctx."""
+    laplace tensor is coded with the smallest of ``BEST_OF`` on its symbols; a grid with the smallest
+    of its own model, laplace_ctx (for laplace_nb) and ``GRID_FALLBACK``."""
     from .codec import code_symbols
     tensors = []
     for full, mod, name in stored_tensors(decoder):
         lq = _quant_of(mod, name)
         q, steps = symbols_and_steps(lq, mod.parametrizations[name].original, step_factor)
-        if isinstance(lq.model, LatentNeighbours):  # its 110 parameters can outweigh a small level's payload
-            coded = [code_symbols(full, q, steps, lq.axis, MODELS[LatentContext.coder])]
-            try:
-                coded.insert(0, code_symbols(full, q, steps, lq.axis, lq.model, lq.model.hint(lq.log_b, lq.aux)))
-            except ValueError as e:  # residuals beyond its range
-                log.info("%s: written with %s (%s)", full, LatentContext.coder, e)
+        if is_grid(lq.model):
+            # A context model's 16 or 32 streams' parameters (and laplace_nb's 46 coefficients) can outweigh a
+            # small or all-zero level's payload: one Laplace is then the smaller record.
+            # Ties keep the context model.
+            ctx_hint = _aux(lq) if isinstance(lq.model, LatentContext) else None
+            coded = [code_symbols(full, q, steps, lq.axis, MODELS[LatentContext.coder], ctx_hint),
+                     code_symbols(full, q, steps, lq.axis, MODELS[GRID_FALLBACK])]
+            if isinstance(lq.model, LatentNeighbours):
+                try:
+                    coded.insert(0, code_symbols(full, q, steps, lq.axis, lq.model, lq.model.hint(lq.log_b, lq.aux)))
+                except ValueError as e:  # residuals beyond its range
+                    log.info("%s: written with %s (%s)", full, LatentContext.coder, e)
         else:
             kinds = BEST_OF if best and lq.model.coder in BEST_OF else (lq.model.coder,)
-            hint = lq.aux.detach().cpu().numpy() if lq.aux is not None else None
-            coded = [code_symbols(full, q, steps, lq.axis, MODELS[k], hint) for k in kinds]
+            coded = [code_symbols(full, q, steps, lq.axis, MODELS[k], _aux(lq)) for k in kinds]
         tensors.append(min(coded, key=_record_bytes))
     return tensors
+
+
+def _aux(lq: LearnedQuant) -> np.ndarray | None:
+    """The model's trained parameters other than its scale, as its ``fit`` takes them (None where it has none)."""
+    return lq.aux.detach().cpu().numpy() if lq.aux is not None else None
 
 
 def _record_bytes(ct: CodedTensor) -> int:

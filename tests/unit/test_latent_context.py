@@ -129,7 +129,9 @@ def test_latent_model_fits_writes_and_decodes_to_the_psnr_it_measured(tmp_path, 
                                   "compress.lmbda=0.001", "train.lr=2e-2"],
                       out=out, outputs_root=tmp_path / "o", show_progress=False)
     cm = container.read(out)
-    assert {t.coder for t in cm.tensors if t.name.startswith("latents.")} == {"laplace_ctx"}
+    coders = {t.name: t.coder for t in cm.tensors if t.name.startswith("latents.")}
+    # the full-resolution level under the context model; a small one may take one Laplace (the smaller record)
+    assert coders["latents.level0"] == "laplace_ctx" and set(coders.values()) <= {"laplace_ctx", "laplace"}
     assert out.read_bytes()[5] == fmt.MINOR_LATENT_CONTEXT
     assert decode_frames(cm).shape[0] == cm.video.frames == 6
     assert api.evaluate(out, tiny_clip, metrics=["psnr"])["psnr"] == pytest.approx(summary["psnr"], abs=1e-6)

@@ -158,9 +158,10 @@ def test_residuals_beyond_its_range_leave_the_grid_to_laplace_ctx_and_a_bad_file
     assert time.perf_counter() - start < 1.0
 
 
-def test_small_levels_keep_the_first_model_when_its_parameters_cost_less():
-    """A grid trained under laplace_nb is written with whichever of laplace_nb and laplace_ctx is smaller."""
-    grids = [torch.from_numpy(GRID).float(), torch.zeros(2, 3, 4)]
+def test_each_grid_takes_the_smallest_of_its_model_laplace_ctx_and_one_laplace():
+    """A grid trained under laplace_nb is written with whichever of laplace_nb, laplace_ctx and one Laplace
+    (a small or all-zero level, where the context models' parameters outweigh the payload) is smallest."""
+    grids = [torch.from_numpy(GRID).float(), torch.zeros(2, 3, 4), torch.zeros(3, 8, 8)]
     grids[1][0, 1, 1] = 2.0
     decoder = torch.nn.Module()
     decoder.latents = torch.nn.Module()
@@ -168,9 +169,15 @@ def test_small_levels_keep_the_first_model_when_its_parameters_cost_less():
         decoder.latents.register_parameter(f"level{i}", torch.nn.Parameter(g))
     quants = lq.attach(decoder, OmegaConf.create({"latent_model": "nb", "bits": 8, "bias_bits": 8}))
     assert all(isinstance(q.model, nb.LatentNeighbours) for q in quants)
-    coders = [ct.coder for ct in lq.code(decoder)]
-    assert coders[1] == "laplace_ctx"
-    assert all(np.array_equal(decode_symbols(ct), g.numpy().astype(np.int32)) for ct, g in zip(lq.code(decoder), grids))
+    records = lq.code(decoder)
+    assert records[0].coder in ("laplace_nb", "laplace_ctx") and [ct.coder for ct in records[1:]] == ["laplace"] * 2
+    for ct, g, quant in zip(records, grids, quants):
+        q = g.numpy().astype(np.int32)
+        assert np.array_equal(decode_symbols(ct), q)
+        others = [code_symbols(ct.name, q, ONES, -1, MODELS[k]) for k in ("laplace_ctx", "laplace")]
+        others.append(code_symbols(ct.name, q, ONES, -1, NB, NB.hint(quant.log_b, quant.aux)))
+        assert lq._record_bytes(ct) == min(lq._record_bytes(o) for o in others)
+    assert lq._record_bytes(records[2]) < 8  # an all-zero level: one model's S and K, no payload to speak of
 
 
 # ---------------------------------------------------------------- fuzzing the 1.5 sections
