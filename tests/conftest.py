@@ -44,6 +44,22 @@ def moving_gradient(frames: int = 6, height: int = 23, width: int = 37) -> np.nd
     return np.clip(np.stack([r + 0 * y, g + 0 * x, b], axis=-1), 0, 255).round().astype(np.uint8)
 
 
+def panning_texture(frames: int = 8, height: int = 48, width: int = 64, dy: int = 1, dx: int = 2,
+                    seed: int = 3) -> np.ndarray:
+    """A smoothed random texture the camera pans across: each frame the content moves (dy, dx) pixels, so a
+    latent level's slices hold the same picture displaced (what laplace_nbm's shifted context is for)."""
+    rng = np.random.default_rng(seed)
+    my, mx = frames * abs(dy), frames * abs(dx)
+    big = rng.integers(0, 256, (height + my, width + mx, 3)).astype(np.float64)
+    k = np.ones(5) / 5
+    for ax in (0, 1):
+        big = np.apply_along_axis(lambda v: np.convolve(v, k, mode="same"), ax, big)
+    y0 = lambda t: my - t * dy if dy >= 0 else -t * dy  # noqa: E731
+    x0 = lambda t: mx - t * dx if dx >= 0 else -t * dx  # noqa: E731
+    out = [big[y0(t):y0(t) + height, x0(t):x0(t) + width] for t in range(frames)]
+    return np.clip(np.stack(out), 0, 255).round().astype(np.uint8)
+
+
 def pytest_addoption(parser):
     parser.addoption("--regen-golden", action="store_true",
                      help="rewrite tests/golden/ from the current code (only when the format changes on purpose)")

@@ -34,8 +34,9 @@ from torch.nn.utils import parametrize
 from ..container.format import uvar_bytes
 from ..container.records import CodedTensor
 from ..models.latent import time_weights
-from .entropy_models import (MODELS, Factorized, LatentContext, LatentNeighbours, PreviousFrame, laplace, latent_context,
-                             rate_native, zero_laplace)
+from .entropy_models import (MODELS, Factorized, LatentContext, LatentNeighbours, LatentNeighboursMC, PreviousFrame, laplace,
+                             latent_context, rate_native, zero_laplace)
+from .entropy_models.latent_neighbours_mc import search_shifts
 from .pipeline import EMBEDDINGS, LATENTS, stored_tensors, tensor_plan
 from .quantize import channel_axis, channel_scales
 from .target import target_bytes
@@ -274,7 +275,7 @@ GRID_FALLBACK = Factorized.coder  # a latent grid's record when its context mode
 def code(decoder: nn.Module, step_factor: float = 1.0, best: bool = False) -> list[CodedTensor]:
     """The file's records of every stored tensor, its steps times ``step_factor``; with ``best`` a
     laplace tensor is coded with the smallest of ``BEST_OF`` on its symbols; a grid with the smallest
-    of its own model, laplace_ctx (for laplace_nb) and ``GRID_FALLBACK``."""
+    of its own model, laplace_nbm, laplace_ctx (for laplace_nb) and ``GRID_FALLBACK``."""
     from .codec import code_symbols
     tensors = []
     for full, mod, name in stored_tensors(decoder):
@@ -288,10 +289,14 @@ def code(decoder: nn.Module, step_factor: float = 1.0, best: bool = False) -> li
             coded = [code_symbols(full, q, steps, lq.axis, MODELS[LatentContext.coder], ctx_hint),
                      code_symbols(full, q, steps, lq.axis, MODELS[GRID_FALLBACK])]
             if isinstance(lq.model, LatentNeighbours):
-                try:
-                    coded.insert(0, code_symbols(full, q, steps, lq.axis, lq.model, lq.model.hint(lq.log_b, lq.aux)))
-                except ValueError as e:  # residuals beyond its range
-                    log.info("%s: written with %s (%s)", full, LatentContext.coder, e)
+                hint = lq.model.hint(lq.log_b, lq.aux)
+                # the context moved with the picture where a slice's content moved (laplace_nbm)
+                models = [lq.model] + ([MODELS[LatentNeighboursMC.coder]] if any(search_shifts(q)[1:]) else [])
+                for i, model in enumerate(models):
+                    try:
+                        coded.insert(i, code_symbols(full, q, steps, lq.axis, model, hint))
+                    except ValueError as e:  # residuals beyond its range
+                        log.info("%s: not written with %s (%s)", full, model.coder, e)
         else:
             kinds = BEST_OF if best and lq.model.coder in BEST_OF else (lq.model.coder,)
             coded = [code_symbols(full, q, steps, lq.axis, MODELS[k], _aux(lq)) for k in kinds]

@@ -35,7 +35,7 @@ from .records import CodedGroup, CodedTensor, VideoMeta
 
 MAGIC = b"INRC"
 VERSION_MAJOR = 1
-VERSION_MINOR = 7            # the newest minor version this code writes and reads
+VERSION_MINOR = 8            # the newest minor version this code writes and reads
 # 1.1 added group sections (group-wise models such as NIRVANA). A file without groups is
 # still written as 1.0, byte for byte what 1.0 wrote; a file with groups is written as 1.1.
 MINOR_GROUPS = 1
@@ -53,6 +53,8 @@ MINOR_LATENT_MOTION = 6
 # 1.7 added closed groups to the latent model (architecture key "gop": one independent latent model per group of
 # gop frames, each in a group section); a latent file with groups is 1.7, one without is written as before.
 MINOR_LATENT_GROUPS = 7
+# 1.8 added laplace_nb with a motion-compensated context (coder laplace_nbm); a file using it is 1.8.
+MINOR_LATENT_MC = 8
 MAX_LATENT_GOP = 1 << 20
 
 # Section kinds. A kind >= KIND_OPTIONAL_MIN that a reader does not know is skipped (a
@@ -68,7 +70,8 @@ KIND_NAMES = {KIND_VIDEO: "video", KIND_MODEL: "model", KIND_EXTRA: "extra", KIN
 MAX_GROUP_TENSORS = 4096
 
 # Coders of a tensor's symbols (the ``coder`` byte).
-CODERS = {"raw": 0, "range": 1, "laplace": 2, "laplace_prev": 3, "laplace0": 4, "laplace_ctx": 5, "laplace_nb": 6}
+CODERS = {"raw": 0, "range": 1, "laplace": 2, "laplace_prev": 3, "laplace0": 4, "laplace_ctx": 5, "laplace_nb": 6,
+          "laplace_nbm": 7}
 CODER_NAMES = {v: k for k, v in CODERS.items()}
 
 MAX_UVAR = 2**32 - 1         # every uvar fits in 32 bits
@@ -304,7 +307,7 @@ def layout_tensor(s: Stream, v: dict) -> None:
         s.uvar("model_count", v)
         if isinstance(s, Unpacker) and v["model_count"] > MAX_MODELS:
             raise Malformed(f"{v['model_count']} entropy models exceed {MAX_MODELS}")
-        s.uvars("params", v, param_count(CODER_NAMES[v["coder"]], v["model_count"]))
+        s.uvars("params", v, param_count(CODER_NAMES[v["coder"]], v["model_count"], v["shape"]))
     else:
         s.svar("min_symbol", v)
         s.uvar("table_len", v)

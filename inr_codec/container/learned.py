@@ -7,10 +7,10 @@ never imports the codec; the models check the same ranges before they build a ta
 from __future__ import annotations
 
 # The minor version that brought each learned coder; a file using one is at least that version.
-CODER_MINOR = {"laplace": 2, "laplace_prev": 2, "laplace0": 3, "laplace_ctx": 4, "laplace_nb": 5}
+CODER_MINOR = {"laplace": 2, "laplace_prev": 2, "laplace0": 3, "laplace_ctx": 4, "laplace_nb": 5, "laplace_nbm": 8}
 LEARNED_CODERS = set(CODER_MINOR)
 # Parameters per model: laplace, laplace_prev, laplace_ctx's and laplace_nb's streams: S, K; laplace0: Z, S, K.
-PARAMS_PER_MODEL = {"laplace": 2, "laplace_prev": 2, "laplace0": 3, "laplace_ctx": 2, "laplace_nb": 2}
+PARAMS_PER_MODEL = {"laplace": 2, "laplace_prev": 2, "laplace0": 3, "laplace_ctx": 2, "laplace_nb": 2, "laplace_nbm": 2}
 ZERO_ONE = 2 ** 16           # a zero-inflated Laplace's Z (probability of 0, Q16) lies in 1..ZERO_ONE-1
 LAPLACE_ONE = 2 ** 32        # a Laplace parameter S lies in 1..LAPLACE_ONE-1
 LAPLACE_MAX_K = 65535        # and its symbols in [-K, K], K <= LAPLACE_MAX_K
@@ -27,14 +27,23 @@ NB_MEAN = 22
 NB_ACT = 24
 NB_STREAMS = 32
 NB_MAX_K = 4095              # laplace_nb's K (its tables are built per phase)
+# laplace_nbm (format 1.8): laplace_nb's parameters, then a zigzagged (dy, dx) per slice after the first, each
+# |d| <= MC_MAX_SHIFT: where that slice's predecessor is read from.
+MC_MAX_SHIFT = 255
+SHIFTED_CODERS = ("laplace_nbm",)
 # The grid coders' coefficients before their models' S, K: (signed prediction ones, non-negative activity ones).
-GRID_COEFFS = {"laplace_ctx": (CTX_COEFFS, 0), "laplace_nb": (NB_MEAN, NB_ACT)}
+GRID_COEFFS = {"laplace_ctx": (CTX_COEFFS, 0), "laplace_nb": (NB_MEAN, NB_ACT), "laplace_nbm": (NB_MEAN, NB_ACT)}
 GRID_CODERS = tuple(GRID_COEFFS)  # (frames, height, width) grids
 
 
-def param_count(coder: str, model_count: int) -> int:
-    """How many integer parameters a tensor of this coder stores for ``model_count`` models."""
-    return PARAMS_PER_MODEL[coder] * model_count + sum(GRID_COEFFS.get(coder, (0, 0)))
+def shift_count(coder: str, shape) -> int:
+    """How many shift parameters follow the models' (laplace_nbm: two per slice after the first)."""
+    return 2 * max(int(shape[0]) - 1, 0) if coder in SHIFTED_CODERS and len(shape) == 3 else 0
+
+
+def param_count(coder: str, model_count: int, shape=()) -> int:
+    """How many integer parameters a tensor of this coder and ``shape`` stores for ``model_count`` models."""
+    return PARAMS_PER_MODEL[coder] * model_count + sum(GRID_COEFFS.get(coder, (0, 0))) + shift_count(coder, shape)
 
 
 def learned_model_count(coder: str, shape) -> int:
@@ -43,7 +52,7 @@ def learned_model_count(coder: str, shape) -> int:
     NB_STREAMS (laplace_nb)."""
     if coder == "laplace_ctx":
         return CTX_STREAMS
-    if coder == "laplace_nb":
+    if coder in ("laplace_nb", "laplace_nbm"):
         return NB_STREAMS
     return shape[1] if coder == "laplace_prev" else 1
 
@@ -66,8 +75,13 @@ def check_learned(coder: str, v: dict) -> str | None:
         return f"a {coder} tensor has bits {v['bits']}, {LEARNED_BITS} expected"
     n, per = learned_model_count(coder, shape), PARAMS_PER_MODEL[coder]
     params = list(v["params"])
-    if v["model_count"] != n or len(params) != param_count(coder, n):
+    if v["model_count"] != n or len(params) != param_count(coder, n, shape):
         return f"a {coder} tensor of shape {tuple(shape)} has {v['model_count']} models, {n} expected"
+    shifts = shift_count(coder, shape)
+    if shifts:
+        params, tail = params[:len(params) - shifts], params[len(params) - shifts:]
+        if any(not _is_int(d) or abs(_unzigzag(d)) > MC_MAX_SHIFT for d in tail):
+            return f"a context shift is outside -{MC_MAX_SHIFT}..{MC_MAX_SHIFT}"
     if coder in GRID_COEFFS:
         signed, unsigned = GRID_COEFFS[coder]
         mean, act, params = params[:signed], params[signed:signed + unsigned], params[signed + unsigned:]
@@ -75,8 +89,8 @@ def check_learned(coder: str, v: dict) -> str | None:
             return f"a prediction coefficient is outside -{CTX_MAX_COEFF}..{CTX_MAX_COEFF}"
         if any(not _is_int(d) or not 0 <= d <= CTX_MAX_COEFF for d in act):
             return f"an activity coefficient is outside 0..{CTX_MAX_COEFF}"
-    if coder == "laplace_nb" and any(_is_int(k) and k > NB_MAX_K for k in params[1::2]):
-        return f"a laplace_nb range is outside 0..{NB_MAX_K}"
+    if coder in ("laplace_nb", "laplace_nbm") and any(_is_int(k) and k > NB_MAX_K for k in params[1::2]):
+        return f"a {coder} range is outside 0..{NB_MAX_K}"
     for i in range(0, len(params), per):
         *Z, S, K = params[i:i + per]
         if Z and (not _is_int(Z[0]) or not 1 <= Z[0] < ZERO_ONE):

@@ -260,7 +260,7 @@ def _crafted_tensor_file(tensor_payload: bytes, name: str = "t") -> bytes:
     (b"\x01\x04\x08\xff\x00\x00\x00", "truncated"),                                     # scale cut short
     (b"\x01\x04\x11\xff\x00" + b"\0" * 4 + b"\x00\x00", "bits"),                        # 17 bits
     (b"\x01\x04\x08\x05\x00" + b"\0" * 4 + b"\x00\x00", "axis"),                        # bad axis
-    (b"\x01\x04\x08\xff\x07" + b"\0" * 4 + b"\x00\x00", "coder"),                       # unknown coder
+    (b"\x01\x04\x08\xff\x63" + b"\0" * 4 + b"\x00\x00", "coder"),                       # unknown coder
     (b"\x01\x04\x08\xff\x00" + b"\0" * 4 + b"\x00\x00", "raw payload"),                 # raw too short
     (b"\x01\x04\x08\xff\x00" + struct.pack("<f", float("nan")) + b"\x00\x00" + b"\0" * 4, "scales"),
     (b"\x01\x04\x08\xff\x00" + struct.pack("<f", 3e38) + b"\x00\x00" + b"\0" * 4, "overflows"),

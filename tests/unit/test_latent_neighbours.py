@@ -65,7 +65,7 @@ def test_a_fractional_mean_codes_smooth_latents_shorter_than_the_first_context_m
 def test_trained_coefficients_are_used_when_they_code_shorter(monkeypatch):
     hint = _trained(SMOOTH)
     assert NB.estimate_bits(SMOOTH, NB.fit(SMOOTH, hint)) <= NB.estimate_bits(SMOOTH, NB.fit(SMOOTH))  # never worse
-    monkeypatch.setattr(nb, "least_squares", lambda q: [0.0] * nb.MEAN_COEFFS)  # a poor start without them
+    monkeypatch.setattr(nb, "least_squares", lambda q, shifts=None: [0.0] * nb.MEAN_COEFFS)  # a poor start without them
     with_hint, without = NB.fit(SMOOTH, hint), NB.fit(SMOOTH)
     assert NB.mean_coefficients(with_hint) == nb.fixed_coeffs(hint[:nb.MEAN_COEFFS])
     assert NB.estimate_bits(SMOOTH, with_hint) < 0.8 * NB.estimate_bits(SMOOTH, without)

@@ -9,7 +9,9 @@
 * ``latent_context.LatentContext`` (coder ``laplace_ctx``): latent grids predicted from the previous
   frame and a checkerboard of the current one, a Laplace per pass and activity bucket (``model=latent``);
 * ``latent_neighbours.LatentNeighbours`` (coder ``laplace_nb``): the same passes with a weight per
-  neighbour and a learned scale rule (``compress.latent_model=nb``).
+  neighbour and a learned scale rule (``compress.latent_model=nb``);
+* ``latent_neighbours_mc.LatentNeighboursMC`` (coder ``laplace_nbm``): laplace_nb reading each slice's
+  predecessor moved by a stored whole-latent shift (the encoder's choice where it codes shorter).
 """
 from __future__ import annotations
 
@@ -17,10 +19,11 @@ from .base import EntropyModel
 from .factorized import Factorized, ZeroFactorized
 from .latent_context import LatentContext
 from .latent_neighbours import LatentNeighbours
+from .latent_neighbours_mc import LatentNeighboursMC
 from .previous_frame import PreviousFrame
 
 MODELS: dict[str, EntropyModel] = {m.coder: m for m in (Factorized(), ZeroFactorized(), PreviousFrame(), LatentContext(),
-                                                          LatentNeighbours())}
+                                                          LatentNeighbours(), LatentNeighboursMC())}
 
 
 def model_for(coder: str) -> EntropyModel:

@@ -97,10 +97,11 @@ def predict(mean, act, prev: np.ndarray, cur_anchors: np.ndarray | None):
     return m8 >> 3, m8 & (PHASES - 1), bucket_of(a)
 
 
-def residual_streams(q: np.ndarray, mean, act) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(residuals, phases) of each (pass, bucket) stream over the whole tensor (for fitting and estimates)."""
+def residual_streams(q: np.ndarray, mean, act, shifts=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(residuals, phases) of each (pass, bucket) stream over the whole tensor (for fitting and estimates);
+    ``shifts``: where each slice's predecessor is read from (``slice_coding.previous``)."""
     q = np.asarray(q, dtype=np.int64)
-    prev = previous(q)
+    prev = previous(q, shifts)
     mask = anchors(*q.shape[-2:])
     out = []
     for pass_b, m in ((False, mask), (True, ~mask)):
@@ -110,10 +111,10 @@ def residual_streams(q: np.ndarray, mean, act) -> list[tuple[np.ndarray, np.ndar
     return out
 
 
-def least_squares(q: np.ndarray) -> list[float]:
+def least_squares(q: np.ndarray, shifts=None) -> list[float]:
     """Mean coefficients minimising each pass's squared residual (a start when none was trained)."""
     q = np.asarray(q, dtype=np.float64)
-    prev, mask = previous(q), anchors(*q.shape[-2:])
+    prev, mask = previous(q, shifts), anchors(*q.shape[-2:])
     return [c for pass_b, m in ((False, mask), (True, ~mask))
             for c in pass_least_squares([f[:, m] for f in features(prev, q if pass_b else None)], q[:, m])]
 
@@ -148,8 +149,12 @@ class LatentNeighbours(SliceCoded):
         and the trained ones of ``hint``: the 22 mean coefficients, then the 24 activity ones) and the
         activity ones (the default and the trained), the pair that codes ``q`` in the fewest bits. A pair
         whose residuals exceed MAX_K is skipped; ValueError when every one does."""
-        q = np.asarray(q, dtype=np.int64)
-        means, acts = [least_squares(q), np.zeros(MEAN_COEFFS)], [DEFAULT_ACT]
+        return self._fit(np.asarray(q, dtype=np.int64), hint, None)
+
+    def _fit(self, q, hint, shifts) -> list[int]:
+        """``fit``'s parameters with each slice's predecessor read at ``shifts`` (None: in place), the
+        shifts not included."""
+        means, acts = [least_squares(q, shifts), np.zeros(MEAN_COEFFS)], [DEFAULT_ACT]
         if hint is not None:
             hint = np.asarray(hint, dtype=np.float64)
             means.append(hint[:MEAN_COEFFS])
@@ -159,12 +164,12 @@ class LatentNeighbours(SliceCoded):
             for act_f in acts:
                 mean, act = fixed_coeffs(mean_f), fixed_act(act_f)
                 try:
-                    streams = [self._fit_stream(st) for st in residual_streams(q, mean, act)]
+                    streams = [self._fit_stream(st) for st in residual_streams(q, mean, act, shifts)]
                 except ValueError as e:
                     problem = e
                     continue
                 params = [zigzag(x) for x in mean] + act + [x for st in streams for x in st]
-                bits = self.estimate_bits(q, params)
+                bits = self._bits(q, params, shifts)
                 if best is None or bits < best[0]:
                     best = (bits, params)
         if best is None:
@@ -189,7 +194,10 @@ class LatentNeighbours(SliceCoded):
         return problem
 
     def estimate_bits(self, q, params):
-        streams = residual_streams(q, self.mean_coefficients(params), self.act_coefficients(params))
+        return self._bits(q, params, self.shifts(params, np.shape(q)))
+
+    def _bits(self, q, params, shifts) -> float:
+        streams = residual_streams(q, self.mean_coefficients(params), self.act_coefficients(params), shifts)
         return sum(self._stream_bits(s, p) for s, p in zip(streams, self.split(params)))
 
     @staticmethod

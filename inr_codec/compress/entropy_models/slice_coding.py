@@ -29,9 +29,23 @@ def anchor_mask(h: int, w: int, device) -> torch.Tensor:
     return torch.from_numpy(anchors(h, w)).to(device)
 
 
-def previous(q: np.ndarray) -> np.ndarray:
-    """Each slice's predecessor, zeros before the first."""
-    return np.concatenate([np.zeros_like(q[:1]), q[:-1]], axis=0)
+def previous(q: np.ndarray, shifts=None) -> np.ndarray:
+    """Each slice's predecessor, zeros before the first; with ``shifts`` (a (dy, dx) per slice) slice t's
+    predecessor moved by shifts[t] (``shift_slice``)."""
+    if shifts is None or not len(q):
+        return np.concatenate([np.zeros_like(q[:1]), q[:-1]], axis=0)
+    return np.stack([np.zeros_like(q[0])] + [shift_slice(q[t - 1], *shifts[t]) for t in range(1, q.shape[0])])
+
+
+def shift_slice(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``a`` (…, H, W) moved down by dy and right by dx, zeros where nothing moves in:
+    out[y, x] = a[y - dy, x - dx]."""
+    h, w = a.shape[-2:]
+    out = np.zeros_like(a)
+    if abs(dy) < h and abs(dx) < w:
+        out[..., max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+            a[..., max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    return out
 
 
 def training_slices(y, frames=None):
@@ -96,10 +110,14 @@ class SliceCoded(EntropyModel):
     def _decode_pass(self, dec, setup, i: int, prev: np.ndarray, cur: np.ndarray, mask: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def encode(self, q, params):
-        return self._encode(q, self._setup(params))
+    def shifts(self, params, shape) -> list[tuple[int, int]] | None:
+        """Each slice's (dy, dx): where its predecessor is read from (``previous``); None: in place."""
+        return None
 
-    def _encode(self, q, setup) -> bytes:
+    def encode(self, q, params):
+        return self._encode(q, self._setup(params), self.shifts(params, np.shape(q)))
+
+    def _encode(self, q, setup, shifts=None) -> bytes:
         import constriction
         q = np.asarray(q, dtype=np.int64)
         mask = anchors(*q.shape[-2:])
@@ -109,7 +127,7 @@ class SliceCoded(EntropyModel):
             cur = q[t:t + 1]
             for i, m in enumerate((mask, ~mask)):
                 self._encode_pass(enc, setup, i, prev, cur, m)
-            prev = cur
+            prev = _next_context(cur, shifts, t)
         return enc.get_compressed().astype("<u4").tobytes()
 
     def decode(self, payload, params, shape):
@@ -120,7 +138,7 @@ class SliceCoded(EntropyModel):
         if problem:
             raise ValueError(problem)
         dec = constriction.stream.queue.RangeDecoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
-        setup = self._setup(params)
+        setup, shifts = self._setup(params), self.shifts(params, shape)
         T, H, W = shape
         mask = anchors(H, W)
         q = np.zeros((T, H, W), dtype=np.int64)
@@ -130,7 +148,7 @@ class SliceCoded(EntropyModel):
                 cur = q[t:t + 1]
                 for i, m in enumerate((mask, ~mask)):
                     cur[0][m] = self._decode_pass(dec, setup, i, prev, cur, m)
-                prev = cur
+                prev = _next_context(cur, shifts, t)
         except Exception as e:  # constriction reports invalid data with various types
             raise ValueError(f"range decoding failed ({e})") from None
         if not dec.maybe_exhausted():
@@ -138,6 +156,11 @@ class SliceCoded(EntropyModel):
         if q.size and np.abs(q).max() > 2 ** 31 - 1:
             raise ValueError("decoded latents overflow")
         q = q.astype(np.int32)
-        if self._encode(q, setup) != bytes(payload):  # see EntropyModel.decode
+        if self._encode(q, setup, shifts) != bytes(payload):  # see EntropyModel.decode
             raise ValueError("the payload does not agree with its entropy model")
         return q
+
+
+def _next_context(cur: np.ndarray, shifts, t: int) -> np.ndarray:
+    """Slice t + 1's predecessor as its passes read it."""
+    return cur if shifts is None or t + 1 >= len(shifts) else shift_slice(cur, *shifts[t + 1])
