@@ -103,7 +103,9 @@ def compress_decoder(decoder: torch.nn.Module, model_name: str, arch: dict, vide
     from . import learned_quant
     if learned_quant.learned(decoder):  # rate-distortion training: the trained steps and entropy models
         tensors = learned_quant.code(decoder, step_factor=step_factor, best=cfg.get("weight_model") == "best")
-        return CompressedModel(video=video, model={"name": model_name, **arch}, tensors=tensors, extra=extra or {})
+        # one tensor block (format 1.8): these files are small enough for a section per tensor to show
+        return CompressedModel(video=video, model={"name": model_name, **arch}, tensors=tensors, extra=extra or {},
+                               tensor_block=True)
     state = {n: t.detach().to("cpu", torch.float32).contiguous().numpy() for n, t in decoder.state_dict().items()}
     check_settings(cfg, list(state))
     state = magnitude_prune(state, prune)

@@ -53,8 +53,10 @@ MINOR_LATENT_MOTION = 6
 # 1.7 added closed groups to the latent model (architecture key "gop": one independent latent model per group of
 # gop frames, each in a group section); a latent file with groups is 1.7, one without is written as before.
 MINOR_LATENT_GROUPS = 7
-# 1.8 added laplace_nb with a motion-compensated context (coder laplace_nbm); a file using it is 1.8.
+# 1.8 added laplace_nb with a motion-compensated context (coder laplace_nbm) and the tensor block (section kind 6:
+# every tensor in one section, names front-coded, container/tensor_block.py); a file using either is 1.8.
 MINOR_LATENT_MC = 8
+MINOR_TENSOR_BLOCK = 8
 MAX_LATENT_GOP = 1 << 20
 
 # Section kinds. A kind >= KIND_OPTIONAL_MIN that a reader does not know is skipped (a
@@ -64,9 +66,10 @@ KIND_MODEL = 2
 KIND_EXTRA = 3
 KIND_TENSOR = 4
 KIND_GROUP = 5               # format 1.1
+KIND_TENSORS = 6             # format 1.8: the tensor block
 KIND_OPTIONAL_MIN = 128
 KIND_NAMES = {KIND_VIDEO: "video", KIND_MODEL: "model", KIND_EXTRA: "extra", KIND_TENSOR: "tensor",
-              KIND_GROUP: "group"}
+              KIND_GROUP: "group", KIND_TENSORS: "tensors"}
 MAX_GROUP_TENSORS = 4096
 
 # Coders of a tensor's symbols (the ``coder`` byte).
@@ -648,8 +651,9 @@ def minor_version(cm) -> int:
     motion = MINOR_LATENT_MOTION if isinstance(cm.model, dict) and cm.model.get("motion") else 0
     latent_groups = MINOR_LATENT_GROUPS if cm.groups and isinstance(cm.model, dict) and \
         cm.model.get("name") == "latent" else 0
+    block = MINOR_TENSOR_BLOCK if cm.tensor_block and cm.tensors else 0
     return max([CODER_MINOR.get(t.coder, 0) for t in tensors] + [MINOR_GROUPS if cm.groups else 0, motion,
-                                                                  latent_groups])
+                                                                  latent_groups, block])
 
 
 def preamble(section_count: int, minor: int = 0) -> bytes:

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..errors import ContainerError, InputError
 from . import format as fmt
 from .records import CompressedModel
+from .tensor_block import unpack_block
 
 _FIX = "re-create or re-download it"
 
@@ -47,6 +48,7 @@ def _parse(data, name: str) -> tuple[CompressedModel, list[tuple[str, int]]]:
         groups, heads = [], []
         names: set[str] = set()
         last_kind = 0
+        block_read = False
         crc_from = 0  # the first section's CRC also covers the preamble
         for i in range(count):
             start = u.pos
@@ -60,6 +62,8 @@ def _parse(data, name: str) -> tuple[CompressedModel, list[tuple[str, int]]]:
                 label = f"tensor:{sec_name}"
             elif kind == fmt.KIND_GROUP:
                 label = f"group:{len(heads)}"
+            elif kind == fmt.KIND_TENSORS:
+                label = "tensors"
             where = f"section {i} ({label!r})"
             length = u.read_uvar()
             payload = u.take(length)
@@ -75,10 +79,15 @@ def _parse(data, name: str) -> tuple[CompressedModel, list[tuple[str, int]]]:
             if kind not in fmt.KIND_NAMES:
                 raise _error(f"{name} has a section of unknown kind {kind} (format {major}.{minor}); "
                              "upgrade inrcodec")
+            if kind == fmt.KIND_TENSORS and minor < fmt.MINOR_TENSOR_BLOCK:
+                raise fmt.Malformed(f"a tensor block in a {major}.{minor} file "
+                                    f"(it came in 1.{fmt.MINOR_TENSOR_BLOCK})")
             if kind == fmt.KIND_GROUP and minor < fmt.MINOR_GROUPS:
                 raise fmt.Malformed(f"a group section in a {major}.{minor} file (groups came in 1.{fmt.MINOR_GROUPS})")
             if kind < last_kind or (kind == last_kind and kind not in (fmt.KIND_TENSOR, fmt.KIND_GROUP)):
                 raise fmt.Malformed("sections are out of order or repeated")
+            if kind == fmt.KIND_TENSORS and (tensors or groups):
+                raise fmt.Malformed("a tensor block beside tensor or group sections")
             last_kind = kind
             if kind != fmt.KIND_TENSOR and sec_name:
                 raise fmt.Malformed("section has a name but its kind takes none")
@@ -101,16 +110,12 @@ def _parse(data, name: str) -> tuple[CompressedModel, list[tuple[str, int]]]:
                 if not extra:
                     raise fmt.Malformed("extra section is empty")
             else:
-                if not sec_name or sec_name in names:
-                    raise fmt.Malformed(f"tensor name {sec_name!r} is empty or repeated")
-                names.add(sec_name)
-                v = fmt.unpack(fmt.layout_tensor, payload)
-                fmt._raise(fmt.check_tensor(v))
-                tensors.append(fmt.tensor_record(sec_name, v))
-                came = fmt.CODER_MINOR.get(tensors[-1].coder, 0)
-                if minor < came:
-                    raise fmt.Malformed(f"a {tensors[-1].coder} tensor in a {major}.{minor} file "
-                                        f"(that coder came in 1.{came})")
+                block = kind == fmt.KIND_TENSORS
+                for tensor_name, record in unpack_block(payload) if block else [(sec_name, payload)]:
+                    tensors.append(_tensor(tensor_name, record, names, major, minor))
+                if block and not tensors:
+                    raise fmt.Malformed("an empty tensor block")
+                block_read = block_read or block
         where = "the groups"
         if video is not None:
             fmt._raise(fmt.check_group_order(heads, video.frames))
@@ -126,7 +131,22 @@ def _parse(data, name: str) -> tuple[CompressedModel, list[tuple[str, int]]]:
     if video is None or model is None:
         missing = "video" if video is None else "model"
         raise _error(f"{name} is corrupted (no {missing} section); {_FIX}")
-    return CompressedModel(video=video, model=model, tensors=tensors, extra=extra or {}, groups=groups), sizes
+    return CompressedModel(video=video, model=model, tensors=tensors, extra=extra or {}, groups=groups,
+                           tensor_block=block_read), sizes
+
+
+def _tensor(name: str, payload: bytes, names: set[str], major: int, minor: int):
+    """One tensor record, checked; ``names``: the names so far (each must be new)."""
+    if not name or name in names:
+        raise fmt.Malformed(f"tensor name {name!r} is empty or repeated")
+    names.add(name)
+    v = fmt.unpack(fmt.layout_tensor, payload)
+    fmt._raise(fmt.check_tensor(v))
+    ct = fmt.tensor_record(name, v)
+    came = fmt.CODER_MINOR.get(ct.coder, 0)
+    if minor < came:
+        raise fmt.Malformed(f"a {ct.coder} tensor in a {major}.{minor} file (that coder came in 1.{came})")
+    return ct
 
 
 def from_bytes(data: bytes, name: str = "model.bin") -> CompressedModel:

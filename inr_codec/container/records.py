@@ -71,3 +71,6 @@ class CompressedModel:
     tensors: list[CodedTensor] = field(default_factory=list)
     extra: dict = field(default_factory=dict)  # small JSON-able notes (fit settings, versions)
     groups: list[CodedGroup] = field(default_factory=list)  # group-wise models only (format 1.1)
+    # Write the tensors as one block, names front-coded (format 1.8, container/tensor_block.py) instead of a
+    # section each; the reader sets it for a file that has one. Files from rate-distortion training use it.
+    tensor_block: bool = False

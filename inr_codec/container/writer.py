@@ -11,6 +11,7 @@ from ..errors import ContainerError, InputError
 from . import format as fmt
 from .reader import _one_line, from_bytes
 from .records import CodedGroup, CodedTensor, CompressedModel, VideoMeta
+from .tensor_block import pack_block
 
 
 def _video_payload(video: VideoMeta) -> bytes:
@@ -63,13 +64,19 @@ def _serialise(cm: CompressedModel) -> bytes:
                 (fmt.KIND_MODEL, "", _json_payload(cm.model, "model"))]
     if cm.extra:
         sections.append((fmt.KIND_EXTRA, "", _json_payload(cm.extra, "extra")))
-    names = set()
+    names, entries = set(), []
     for ct in cm.tensors:
         payload = _tensor_payload(ct)
         if ct.name in names:
             raise ValueError(f"tensor name {ct.name!r} appears twice")
         names.add(ct.name)
-        sections.append((fmt.KIND_TENSOR, ct.name, payload))
+        entries.append((ct.name, payload))
+    if cm.tensor_block and entries:
+        if cm.groups:
+            raise ValueError("a tensor block cannot stand beside group sections")
+        sections.append((fmt.KIND_TENSORS, "", pack_block(entries)))
+    else:
+        sections += [(fmt.KIND_TENSOR, name, payload) for name, payload in entries]
     for g in cm.groups:
         sections.append((fmt.KIND_GROUP, "", group_payload(g)))
     # The preamble is framed with the first section so that section's CRC covers it.
@@ -107,6 +114,8 @@ def _check_read_back(cm: CompressedModel, back: CompressedModel) -> None:
         problems.append("model")
     if fmt.json_bytes(cm.extra or {}) != fmt.json_bytes(back.extra):
         problems.append("extra")
+    if bool(cm.tensor_block and cm.tensors) != back.tensor_block:
+        problems.append("tensor block")
     if len(cm.tensors) != len(back.tensors):
         problems.append("tensor count")
     else:

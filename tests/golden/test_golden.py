@@ -28,7 +28,8 @@ GOLDEN = {"1.0": HERE / "v1.0_hnerv_tiny.bin", "1.2": HERE / "v1.2_hnerv_rd_tiny
 # latent model with motion (the levels fetched along a stored velocity field); 1.7 the latent model in closed
 # groups (model.gop=4: a group of 4 frames and one of 2, each its own latent model with motion, in group
 # sections); 1.8 the latent model without motion on a panning texture (``panning_texture``, 64x48, 8 frames:
-# its slices hold the picture displaced, and two grids take laplace_nbm, the context read at a shift). The
+# its slices hold the picture displaced, and two grids take laplace_nbm, the context read at a shift; its tensors
+# in one tensor block). The
 # HNeRV files start from TINY.
 MADE_WITH = {"1.0": ["compress.bits=6"],
              "1.2": ["compress=rd", "compress.rd_epochs=4", "compress.qat_epochs=2", "compress.lmbda=0.01",
@@ -111,7 +112,7 @@ def test_golden_file_reserialises_to_the_same_bytes(version):
     assert container.to_bytes(container.from_bytes(data)) == data
 
 
-def test_the_1_8_golden_file_uses_the_shifted_context():
+def test_the_1_8_golden_file_uses_the_shifted_context_and_the_tensor_block():
     cm = container.read(GOLDEN["1.8"])
-    assert "laplace_nbm" in {t.coder for t in cm.tensors}
+    assert "laplace_nbm" in {t.coder for t in cm.tensors} and cm.tensor_block
     assert cm.video.frames == 8 and GOLDEN["1.8"].read_bytes()[5] == 8

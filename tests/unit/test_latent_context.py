@@ -132,7 +132,7 @@ def test_latent_model_fits_writes_and_decodes_to_the_psnr_it_measured(tmp_path, 
     coders = {t.name: t.coder for t in cm.tensors if t.name.startswith("latents.")}
     # the full-resolution level under the context model; a small one may take one Laplace (the smaller record)
     assert coders["latents.level0"] == "laplace_ctx" and set(coders.values()) <= {"laplace_ctx", "laplace"}
-    assert out.read_bytes()[5] == fmt.MINOR_LATENT_CONTEXT
+    assert out.read_bytes()[5] == fmt.MINOR_TENSOR_BLOCK and cm.tensor_block  # a rate-distortion file: one tensor block
     assert decode_frames(cm).shape[0] == cm.video.frames == 6
     assert api.evaluate(out, tiny_clip, metrics=["psnr"])["psnr"] == pytest.approx(summary["psnr"], abs=1e-6)
     assert summary["psnr"] > 12

@@ -107,7 +107,7 @@ def test_a_file_with_motion_matches_the_reference_and_auto_picks_the_fused_decod
     cm = container.from_bytes(synthetic_latent(9, 37, 53, seed=3, overrides=("model.motion=true", "model.levels=4",
                                                                            "model.motion_block=8")))
     assert cm.model["motion"] == {"size": [5, 7], "t_stride": 4}
-    assert container.to_bytes(cm)[5] == 6  # format 1.6
+    assert container.to_bytes(cm)[5] == 8  # format 1.8: motion (1.6) in a tensor block (1.8)
     from inr_codec.decode import resolve_backend
     assert resolve_backend("auto", cm, torch.device("cpu"), "fp32") == "fused"
     got = np.concatenate(list(latent_cpu.decode_batches(cm, batch_size=3)))

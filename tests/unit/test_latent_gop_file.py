@@ -64,7 +64,7 @@ def test_the_file_is_1_7_and_reads_back_and_a_file_without_gop_is_not():
     assert GOP_BYTES[5] == fmt.MINOR_LATENT_GROUPS == 7 and _build(SECTIONS, minor=7) == GOP_BYTES
     assert container.to_bytes(container.from_bytes(GOP_BYTES)) == GOP_BYTES
     plain = latent_file(4, 16, 24, overrides=SHAPE)
-    assert plain[5] == fmt.MINOR_LATENT_MOTION  # whole-video latent files keep their version
+    assert plain[5] == fmt.MINOR_TENSOR_BLOCK  # a whole-video latent file: motion in one tensor block
 
 
 def test_any_range_decodes_as_the_whole_file_and_touches_only_its_groups(monkeypatch):

@@ -211,7 +211,7 @@ def test_latent_model_nb_fits_writes_and_decodes_to_the_psnr_it_measured(tmp_pat
                       out=out, outputs_root=tmp_path / "o", show_progress=False)
     cm = container.read(out)
     assert "laplace_nb" in {t.coder for t in cm.tensors if t.name.startswith("latents.")}
-    assert out.read_bytes()[5] == fmt.MINOR_LATENT_NEIGHBOURS
+    assert out.read_bytes()[5] == fmt.MINOR_TENSOR_BLOCK and cm.tensor_block  # a rate-distortion file: one tensor block
     assert decode_frames(cm).shape[0] == cm.video.frames == 6
     assert api.evaluate(out, tiny_clip, metrics=["psnr"])["psnr"] == pytest.approx(summary["psnr"], abs=1e-6)
     assert summary["psnr"] > 12

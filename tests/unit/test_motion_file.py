@@ -31,7 +31,7 @@ def test_a_fit_with_motion_decodes_to_the_psnr_it_measured_and_any_range_as_the_
     out = tmp_path / "m.bin"
     summary = api.fit(tiny_clip, MOTION_FIT, out=out, outputs_root=tmp_path / "o", show_progress=False)
     cm = container.read(out)
-    assert out.read_bytes()[5] == fmt.MINOR_LATENT_MOTION and cm.model["motion"] == {"size": [3, 5], "t_stride": 2}
+    assert out.read_bytes()[5] == fmt.MINOR_TENSOR_BLOCK and cm.tensor_block and cm.model["motion"] == {"size": [3, 5], "t_stride": 2}
     assert {"latents.motion_x", "latents.motion_y"} <= {t.name for t in cm.tensors}
     assert api.evaluate(out, tiny_clip, metrics=["psnr"])["psnr"] == pytest.approx(summary["psnr"], abs=1e-6)
     assert summary["psnr"] > 15
@@ -54,7 +54,7 @@ def _fused(cm, frames, threads):
 
 
 def test_a_motion_file_claiming_format_1_5_is_refused():
-    assert container.to_bytes(MOTION)[5] == fmt.MINOR_LATENT_MOTION
+    assert container.to_bytes(MOTION)[5] == fmt.MINOR_TENSOR_BLOCK  # motion (1.6) in a tensor block (1.8)
     with pytest.raises(ContainerError, match="motion came in 1.6"):
         container.from_bytes(_build(MOTION_SECTIONS, minor=fmt.MINOR_LATENT_NEIGHBOURS))
 
@@ -78,7 +78,7 @@ def test_mutated_motion_file_sections_behind_a_valid_crc(which, mutations):
     secs = list(MOTION_SECTIONS)
     k, n, payload = secs[which]
     secs[which] = (k, n, mutate(payload, mutations))
-    _decodes_or_one_line(_build(secs, minor=fmt.MINOR_LATENT_MOTION))
+    _decodes_or_one_line(_build(secs, minor=fmt.MINOR_TENSOR_BLOCK))
 
 
 @seed(FUZZ_SEED)
@@ -90,4 +90,4 @@ def test_any_motion_key_decodes_or_is_one_line(motion):
     model = {**MOTION.model, "motion": motion}
     secs = list(MOTION_SECTIONS)
     secs[1] = (fmt.KIND_MODEL, "", json.dumps(model, sort_keys=True, separators=(",", ":")).encode())
-    _decodes_or_one_line(_build(secs, minor=fmt.MINOR_LATENT_MOTION))
+    _decodes_or_one_line(_build(secs, minor=fmt.MINOR_TENSOR_BLOCK))
