@@ -90,14 +90,19 @@ def test_a_payload_that_disagrees_with_its_model_is_one_error():
         decode_symbols(ct)
 
 
+def check_coder_minor(ct, minor: int) -> None:
+    """A file holding ``ct`` is written as 1.``minor``, and one claiming 1.``minor - 1`` is refused."""
+    from tests.unit.test_container import sections_of
+    from tests.unit.test_entropy_models import _build
+    sections = sections_of(_model([ct]))
+    assert _build(sections, minor=minor) == to_bytes(_model([ct]))
+    with pytest.raises(ContainerError, match=f"1.{minor}"):
+        from_bytes(_build(sections, minor=minor - 1))
+
+
 def test_container_refuses_coder_5_before_1_4_and_bad_coefficients():
     ct = code_symbols("g", GRID, np.ones(1, np.float32), -1, CTX)
-    from tests.unit.test_entropy_models import _build
-    from tests.unit.test_container import sections_of
-    sections = sections_of(_model([ct]))
-    assert _build(sections, minor=fmt.MINOR_LATENT_CONTEXT) == to_bytes(_model([ct]))
-    with pytest.raises(ContainerError, match="1.4"):
-        from_bytes(_build(sections, minor=fmt.MINOR_ZERO_LAPLACE))
+    check_coder_minor(ct, fmt.MINOR_LATENT_CONTEXT)
     ct.params = [latent_context.zigzag(latent_context.MAX_COEFF + 1)] + list(ct.params[1:])
     with pytest.raises(ValueError, match="prediction coefficient"):
         to_bytes(_model([ct]))

@@ -12,10 +12,10 @@ from inr_codec.compress import learned_quant as lq
 from inr_codec.compress.codec import code_symbols, decode_symbols
 from inr_codec.compress.entropy_models import MODELS, laplace, latent_neighbours as nb
 from inr_codec.container import format as fmt
-from inr_codec.container import from_bytes, to_bytes
+from inr_codec.container import to_bytes
 from inr_codec.decode.reference import decode_frames
 from inr_codec.errors import ContainerError
-from tests.unit.test_latent_context import GRID, _model, check_grid_round_trip
+from tests.unit.test_latent_context import GRID, _model, check_coder_minor, check_grid_round_trip
 
 NB = MODELS["laplace_nb"]
 ONES = np.ones(1, np.float32)
@@ -122,12 +122,7 @@ def test_a_payload_that_disagrees_with_its_model_is_one_error():
 
 def test_container_refuses_coder_6_before_1_5_and_bad_coefficients():
     ct = code_symbols("g", GRID, ONES, -1, NB)
-    from tests.unit.test_container import sections_of
-    from tests.unit.test_entropy_models import _build
-    sections = sections_of(_model([ct]))
-    assert _build(sections, minor=fmt.MINOR_LATENT_NEIGHBOURS) == to_bytes(_model([ct]))
-    with pytest.raises(ContainerError, match="1.5"):
-        from_bytes(_build(sections, minor=fmt.MINOR_LATENT_CONTEXT))
+    check_coder_minor(ct, fmt.MINOR_LATENT_NEIGHBOURS)
     good = list(ct.params)
     for at, value, needle in ((nb.MEAN_COEFFS, nb.MAX_COEFF + 1, "activity coefficient"),
                               (0, nb.zigzag(-nb.MAX_COEFF - 1), "prediction coefficient"),

@@ -12,13 +12,12 @@ from inr_codec.compress.entropy_models import MODELS
 from inr_codec.compress.entropy_models import latent_neighbours_mc as mc
 from inr_codec.compress.entropy_models.slice_coding import previous, shift_slice
 from inr_codec.container import format as fmt
-from inr_codec.container import from_bytes, to_bytes
+from inr_codec.container import to_bytes
 from inr_codec.decode import latent_cpu
 from inr_codec.decode.reference import decode_frames
-from inr_codec.errors import ContainerError
 from inr_codec.io import Video, write_video
 from tests.conftest import panning_texture
-from tests.unit.test_latent_context import _model, check_grid_round_trip
+from tests.unit.test_latent_context import _model, check_coder_minor, check_grid_round_trip
 
 NB, NBM = MODELS["laplace_nb"], MODELS["laplace_nbm"]
 ONES = np.ones(1, np.float32)
@@ -88,12 +87,7 @@ def test_learned_quant_writes_the_smallest_record_and_keeps_laplace_nb_on_a_stil
 
 def test_container_refuses_coder_7_before_1_8_bad_shifts_and_a_wrong_count():
     ct = code_symbols("g", PANNING, ONES, -1, NBM)
-    from tests.unit.test_container import sections_of
-    from tests.unit.test_entropy_models import _build
-    sections = sections_of(_model([ct]))
-    assert _build(sections, minor=fmt.MINOR_LATENT_MC) == to_bytes(_model([ct]))
-    with pytest.raises(ContainerError, match="1.8"):
-        from_bytes(_build(sections, minor=fmt.MINOR_LATENT_GROUPS))
+    check_coder_minor(ct, fmt.MINOR_LATENT_MC)
     good = list(ct.params)
     ct.params = good[:-1] + [fmt.zigzag(mc.MAX_SHIFT + 1)]
     with pytest.raises(ValueError, match="context shift"):
