@@ -13,13 +13,16 @@ POINTS = Path(__file__).parents[2] / "docs" / "results" / "points.csv"
 LATENT, X265, AV1 = "latent, 100 epochs at 1e-2", "x265 slow", "SVT-AV1 preset 6"
 STILL50, MOTION = "latent without motion, 50 epochs at 3e-2", "latent with motion (default)"
 LONG_SAMPLE, LONG_CLIP = "latent with motion, 160 epochs at 2e-2", "latent with motion, 200 epochs at 2e-2"
+LONG320 = "latent with motion, 320 epochs at 2e-2"
 RECORDED = {("sample", LATENT, X265): 80.7, ("sample", LATENT, AV1): 222.6, ("sample", "HNeRV rd", X265): 144.3,
             ("sample", "HNeRV full", X265): 299.8, ("clip", LATENT, X265): 45.3, ("clip", LATENT, AV1): 168.3,
             ("clip", "HNeRV rd", X265): 68.3, ("clip", "HNeRV full", X265): 124.0,
             ("sample", STILL50, X265): 73.9, ("sample", STILL50, AV1): 222.1, ("clip", STILL50, X265): 40.0,
-            ("sample", MOTION, X265): 37.4, ("sample", MOTION, AV1): 118.2, ("clip", MOTION, X265): 22.5,
-            ("clip", MOTION, AV1): 121.0, ("sample", LONG_SAMPLE, X265): 12.0, ("sample", LONG_SAMPLE, AV1): 76.2,
-            ("clip", LONG_CLIP, X265): 7.0, ("clip", LONG_CLIP, AV1): 91.1}
+            ("sample", MOTION, X265): 32.2, ("sample", MOTION, AV1): 110.0, ("clip", MOTION, X265): 14.4,
+            ("clip", MOTION, AV1): 105.7, ("sample", LONG_SAMPLE, X265): 5.4, ("sample", LONG_SAMPLE, AV1): 65.9,
+            ("clip", LONG_CLIP, X265): -0.5, ("clip", LONG_CLIP, AV1): 77.7,
+            ("sample", LONG320, X265): -0.6, ("sample", LONG320, AV1): 56.3, ("clip", LONG320, X265): -4.1,
+            ("clip", LONG320, AV1): 71.2}
 
 
 def test_the_recomputed_bd_rates_match_the_recorded_ones():
