@@ -208,8 +208,6 @@ def _fit(video_path, overrides, *, out, resume, outputs_root, show_progress: boo
             detach_log(handler)
 
 
-
-
 def _stand(stages: Stages, frames, fps, meta: VideoMeta, nbytes: int, psnr, fit_s: float, cfg) -> dict | None:
     """The x265 line (standing.py) on the frames the PSNR was measured on, said as a stage and logged."""
     from . import standing

@@ -36,7 +36,6 @@ from ..container.records import CodedTensor
 from ..models.latent import time_weights
 from .entropy_models import (MODELS, Factorized, LatentContext, LatentNeighbours, LatentNeighboursMC, PreviousFrame, laplace,
                              latent_context, rate_native, zero_laplace)
-from .entropy_models.latent_neighbours_mc import search_shifts
 from .pipeline import EMBEDDINGS, LATENTS, stored_tensors, tensor_plan
 from .quantize import channel_axis, channel_scales
 from .target import target_bytes
@@ -290,12 +289,11 @@ def code(decoder: nn.Module, step_factor: float = 1.0, best: bool = False) -> li
                      code_symbols(full, q, steps, lq.axis, MODELS[GRID_FALLBACK])]
             if isinstance(lq.model, LatentNeighbours):
                 hint = lq.model.hint(lq.log_b, lq.aux)
-                # the context moved with the picture where a slice's content moved (laplace_nbm)
-                models = [lq.model] + ([MODELS[LatentNeighboursMC.coder]] if any(search_shifts(q)[1:]) else [])
-                for i, model in enumerate(models):
+                # and with the context moved with the picture where a slice's content moved (laplace_nbm)
+                for i, model in enumerate((lq.model, MODELS[LatentNeighboursMC.coder])):
                     try:
                         coded.insert(i, code_symbols(full, q, steps, lq.axis, model, hint))
-                    except ValueError as e:  # residuals beyond its range
+                    except ValueError as e:  # residuals beyond its range; no slice moved (laplace_nbm)
                         log.info("%s: not written with %s (%s)", full, model.coder, e)
         else:
             kinds = BEST_OF if best and lq.model.coder in BEST_OF else (lq.model.coder,)

@@ -67,7 +67,10 @@ class LatentNeighboursMC(LatentNeighbours):
         return problem
 
     def fit(self, q, hint=None):
-        """laplace_nb's ``fit`` with each slice's predecessor read at ``search_shifts(q)``, the shifts after."""
+        """laplace_nb's ``fit`` with each slice's predecessor read at ``search_shifts(q)``, the shifts after.
+        ValueError where no slice moved: laplace_nb's own record is then the same code, shorter."""
         q = np.asarray(q, dtype=np.int64)
         shifts = search_shifts(q)
+        if not any(shifts[1:]):
+            raise ValueError("no slice moved against its predecessor")
         return self._fit(q, hint, shifts) + [zigzag(d) for s in shifts[1:] for d in s]
